@@ -1,0 +1,1 @@
+"""Users, passwords, login sessions, API tokens and the sign-up age gate."""

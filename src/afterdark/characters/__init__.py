@@ -1,0 +1,1 @@
+"""Characters: the built-in catalogue and the user's own."""

@@ -1,0 +1,1 @@
+"""The chat engine: message trees, prompt assembly, generation and streaming."""

@@ -1,0 +1,209 @@
+"""Settings: one tree, read from ``AFTERDARK_*`` environment variables and an optional TOML file.
+
+Nested values use ``__``: ``AFTERDARK_LLM__BACKEND=openai``. The file is
+``$AFTERDARK_DATA_DIR/afterdark.toml`` or the path in ``AFTERDARK_CONFIG_FILE``;
+environment variables win over the file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from afterdark.llm.base import SamplerSettings
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; the message names the setting and how to fix it."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LLMSettings(_Section):
+    backend: str = Field(
+        default="embedded",
+        description="Which backend generates replies: 'embedded', 'openai' or a plug-in's name.",
+    )
+    model_path: Path | None = Field(
+        default=None,
+        description="embedded: a GGUF file to load; empty means the packaged SmolLM2-135M-Instruct.",
+    )
+    context_size: int = Field(default=2048, ge=256, le=1_048_576, description="Context window.")
+    threads: int | None = Field(
+        default=None, ge=1, le=256, description="embedded: CPU threads (default: all cores)."
+    )
+    base_url: str = Field(
+        default="http://127.0.0.1:8001/v1",
+        description="openai: the server's base URL, ending in /v1.",
+    )
+    api_key: SecretStr | None = Field(default=None, description="openai: bearer token, if any.")
+    model: str = Field(default="", description="openai: model name sent with every request.")
+    extra_headers: dict[str, str] = Field(
+        default_factory=dict, description="openai: extra HTTP headers (e.g. OpenRouter's)."
+    )
+    extra_body: dict[str, Any] = Field(
+        default_factory=dict,
+        description="openai: extra JSON fields merged into every request (e.g. vLLM options).",
+    )
+    extended_samplers: bool = Field(
+        default=True,
+        description="openai: send min_p, top_k and repetition_penalty (vLLM, llama.cpp, "
+        "KoboldCpp, OpenRouter accept them; turn off for servers that reject unknown fields).",
+    )
+    tokenizer_path: Path | None = Field(
+        default=None,
+        description="openai: a GGUF file whose vocabulary counts tokens; default: the packaged "
+        "SmolLM2 vocabulary (an approximation for other models).",
+    )
+    connect_timeout: float = Field(default=10.0, gt=0, description="Seconds to connect.")
+    first_token_timeout: float = Field(
+        default=120.0, gt=0, description="Seconds to wait for the first token."
+    )
+    idle_timeout: float = Field(default=60.0, gt=0, description="Seconds allowed between tokens.")
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+
+class ServerSettings(_Section):
+    host: str = Field(default="127.0.0.1", description="Interface to listen on.")
+    port: int = Field(default=8000, ge=1, le=65535, description="TCP port.")
+    public_url: str = Field(
+        default="",
+        description="URL users reach the app at; https:// there marks cookies Secure.",
+    )
+
+
+class ChatSettings(_Section):
+    max_message_chars: int = Field(
+        default=32_000, ge=1, le=1_000_000, description="Longest message a user may send."
+    )
+    flush_interval: float = Field(
+        default=0.5, gt=0, le=10, description="Seconds between saves of a streaming reply."
+    )
+    default_sampler: SamplerSettings = Field(default_factory=SamplerSettings)
+
+
+class SecuritySettings(_Section):
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Signs CSRF tokens; generated into the data folder when unset.",
+    )
+    session_days: int = Field(default=30, ge=1, le=365, description="Login lifetime.")
+    min_age: int = Field(default=18, ge=18, le=99, description="Minimum age at sign-up.")
+    open_signup: bool = Field(default=True, description="Anyone may create an account.")
+
+
+class Settings(BaseSettings):
+    """Every setting of an Afterdark instance."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="AFTERDARK_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    environment: Literal["development", "production", "test"] = Field(
+        default="development", description="'production' refuses unsafe defaults."
+    )
+    data_dir: Path = Field(default=Path("data"), description="Database, keys and files.")
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL; empty means SQLite at DATA_DIR/afterdark.db. "
+        "PostgreSQL: postgresql+asyncpg://user:pass@host/db",
+    )
+    seed_catalogue: bool = Field(default=True, description="Load the built-in characters.")
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    chat: ChatSettings = Field(default_factory=ChatSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
+        return (init_settings, env_settings, toml)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("must be a sqlite+aiosqlite:// or postgresql+asyncpg:// URL")
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'afterdark.db').resolve()}"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.server.public_url.startswith("https://")
+
+
+def _config_file() -> Path:
+    explicit = os.environ.get("AFTERDARK_CONFIG_FILE")
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get("AFTERDARK_DATA_DIR", "data")) / "afterdark.toml"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from the environment, turning validation errors into one clear message."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc)) from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    lines = ["Invalid configuration:"]
+    for error in exc.errors():
+        path = "__".join(str(part) for part in error["loc"]).upper()
+        lines.append(f"  AFTERDARK_{path}: {error['msg']} (got {error.get('input')!r})")
+    return "\n".join(lines)
+
+
+SECRET_NAMES = ("api_key", "secret_key", "password")
+
+
+def masked(settings: Settings) -> dict[str, Any]:
+    """The effective settings as plain data, with secrets replaced by '********'."""
+    data = settings.model_dump(mode="json")
+    return _mask(data)
+
+
+def _mask(value: Any, key: str = "") -> Any:
+    if isinstance(value, dict):
+        return {k: _mask(v, k) for k, v in value.items()}
+    if key in SECRET_NAMES and value:
+        return "********"
+    if key == "database_url" and isinstance(value, str) and "@" in value:
+        scheme, _, rest = value.partition("://")
+        creds, _, host = rest.rpartition("@")
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:********@{host}"
+    return value

@@ -1,0 +1,1 @@
+"""Small domain-free helpers, one concern per module."""

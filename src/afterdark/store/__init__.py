@@ -1,0 +1,1 @@
+"""Persistence: engine, sessions, the declarative base and Alembic migrations."""

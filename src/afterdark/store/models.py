@@ -1,0 +1,18 @@
+"""Every model, imported in one place so metadata is complete for migrations."""
+
+from afterdark.accounts.models import ApiToken, AuthSession, Persona, User
+from afterdark.characters.models import Character
+from afterdark.chat.models import Conversation, Generation, Message
+from afterdark.store.base import Base
+
+__all__ = [
+    "ApiToken",
+    "AuthSession",
+    "Base",
+    "Character",
+    "Conversation",
+    "Generation",
+    "Message",
+    "Persona",
+    "User",
+]

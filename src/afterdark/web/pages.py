@@ -1,0 +1,90 @@
+"""HTML pages of the web UI.
+
+Each page is a static shell: its script asks ``GET /api/v1/me`` who is signed in (and goes
+to ``/login`` on 401), then fills itself from the JSON API. No auth logic and no database here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from afterdark import __version__
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+
+templates = Jinja2Templates(directory=TEMPLATES_DIR)
+router = APIRouter(include_in_schema=False)
+
+# Pages load only their own scripts and styles; avatars may be data: or blob: URLs.
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+        "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+        "frame-ancestors 'none'"
+    ),
+    "Referrer-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
+
+
+def _root(request: Request) -> str:
+    root: str = request.scope.get("root_path", "")
+    return root.rstrip("/")
+
+
+def _page(request: Request, template: str, **context: Any) -> HTMLResponse:
+    response = templates.TemplateResponse(
+        request,
+        template,
+        {"root": _root(request), "version": __version__, **context},
+        headers=_SECURITY_HEADERS,
+    )
+    return response
+
+
+@router.get("/")
+async def index(request: Request) -> Response:
+    return RedirectResponse(f"{_root(request)}/characters", status_code=303)
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login(request: Request) -> HTMLResponse:
+    return _page(request, "login.html", page="login", title="Log in")
+
+
+@router.get("/signup", response_class=HTMLResponse)
+async def signup(request: Request) -> HTMLResponse:
+    return _page(request, "signup.html", page="signup", title="Sign up")
+
+
+@router.get("/characters", response_class=HTMLResponse)
+async def characters(request: Request) -> HTMLResponse:
+    return _page(request, "characters.html", page="characters", title="Characters")
+
+
+@router.get("/characters/{character_id}", response_class=HTMLResponse)
+async def character(request: Request, character_id: int) -> HTMLResponse:
+    return _page(
+        request, "character.html", page="character", title="Character", object_id=character_id
+    )
+
+
+@router.get("/chat/{conversation_id}", response_class=HTMLResponse)
+async def chat(request: Request, conversation_id: int) -> HTMLResponse:
+    return _page(request, "chat.html", page="chat", title="Chat", object_id=conversation_id)
+
+
+@router.get("/conversations", response_class=HTMLResponse)
+async def conversations(request: Request) -> HTMLResponse:
+    return _page(request, "conversations.html", page="conversations", title="Chats")
+
+
+@router.get("/settings", response_class=HTMLResponse)
+async def settings(request: Request) -> HTMLResponse:
+    return _page(request, "settings.html", page="settings", title="Settings")
