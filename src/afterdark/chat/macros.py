@@ -13,6 +13,7 @@ import random
 import re
 
 _TOKEN = re.compile(r"\{\{|\}\}|<bot>|<user>", re.IGNORECASE)
+_MAX_DEPTH = 4
 _ROLL = re.compile(r"\s*[dD]?(\d{1,9})\s*")
 # A comma not preceded by a backslash; "\," is a literal comma inside a list.
 _LIST_SEP = re.compile(r"(?<!\\),")
@@ -47,26 +48,32 @@ class _Expander:
     def run(self) -> str:
         # Each frame is (offset of its "{{", pieces collected so far); frame 0 is the top level.
         stack: list[tuple[int, list[str]]] = [(-1, [])]
+        # Braces nested deeper than _MAX_DEPTH stay literal, which keeps the work linear.
+        literal_depth = 0
         pos = 0
         for match in _TOKEN.finditer(self.text):
-            stack[-1][1].append(self.text[pos : match.start()])
+            pieces = stack[-1][1]
+            pieces.append(self.text[pos : match.start()])
             pos = match.end()
             token = match.group().lower()
-            if token == "{{":
+            if token == "{{" and len(stack) > _MAX_DEPTH:
+                literal_depth += 1
+                pieces.append(token)
+            elif token == "{{":
                 stack.append((match.start(), []))
+            elif token == "}}" and literal_depth:
+                literal_depth -= 1
+                pieces.append(token)
+            elif token == "}}" and len(stack) > 1:
+                start, inner = stack.pop()
+                stack[-1][1].append(self.evaluate("".join(inner), start))
             elif token == "}}":
-                if len(stack) == 1:
-                    stack[-1][1].append("}}")
-                else:
-                    start, pieces = stack.pop()
-                    stack[-1][1].append(self.evaluate("".join(pieces), start))
+                pieces.append(token)
             else:
-                stack[-1][1].append(self.char if token == "<bot>" else self.user)
+                pieces.append(self.char if token == "<bot>" else self.user)
         stack[-1][1].append(self.text[pos:])
-        while len(stack) > 1:
-            _, pieces = stack.pop()
-            stack[-1][1].append("{{" + "".join(pieces))
-        return "".join(stack[0][1])
+        # Unclosed "{{" are kept as written; their frames follow each other in the text.
+        return "".join(stack[0][1]) + "".join("{{" + "".join(p) for _, p in stack[1:])
 
     def evaluate(self, inner: str, offset: int) -> str:
         if inner.lstrip().startswith("//"):
@@ -83,8 +90,8 @@ class _Expander:
         elif key == "random":
             return self.rng.choice(_split_list(arg))
         elif key == "pick":
-            picker = random.Random(_digest(self.seed, "pick", str(offset), inner))
-            return picker.choice(_split_list(arg))
+            choices = _split_list(arg)
+            return choices[_digest(self.seed, "pick", offset, inner) % len(choices)]
         elif key == "roll":
             sides = _ROLL.fullmatch(arg)
             if sides and int(sides.group(1)) >= 1:

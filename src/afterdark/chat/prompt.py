@@ -41,6 +41,14 @@ IMPERSONATE_INSTRUCTION = (
     "Reply with that message only: nothing from {{char}}, no notes."
 )
 
+# Examples go inside the system message rather than as user/assistant turns: strict chat
+# templates (Mistral, Llama 2, Gemma) reject turns that do not alternate, which example
+# blocks next to the greeting would break, and small models mistake example turns for
+# things that happened in this chat.
+_EXAMPLES_INTRO = (
+    "Examples of how {{char}} writes. They show style only and are not part of this chat:"
+)
+
 Mode = Literal["reply", "continue", "impersonate"]
 
 
@@ -90,8 +98,7 @@ class PromptInputs:
 
 @dataclass
 class AssembledPrompt:
-    """The prompt to send; ``len(history) == history_included + len(dropped_message_ids)``
-    plus one when ``prefill`` was taken from the history (continue mode)."""
+    """The prompt to send; each history message is included, dropped, or the prefill."""
 
     messages: list[ChatMessage]
     prefill: str | None
@@ -261,15 +268,6 @@ def _fit_examples(blocks: list[str], budget: int, tokenizer: Tokenizer) -> list[
         used += needed
         start -= 1
     return blocks[start:]
-
-
-# Examples go inside the system message rather than as user/assistant turns: strict chat
-# templates (Mistral, Llama 2, Gemma) reject turns that do not alternate, which example
-# blocks next to the greeting would break, and small models mistake example turns for
-# things that happened in this chat.
-_EXAMPLES_INTRO = (
-    "Examples of how {{char}} writes. They show style only and are not part of this chat:"
-)
 
 
 def _with_examples(system_text: str, examples: list[str], expand: Callable[..., str]) -> str:

@@ -1,0 +1,49 @@
+"""The ASGI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import ORJSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from afterdark import __version__
+from afterdark.config import Settings
+from afterdark.llm.base import LLMBackend
+from afterdark.runtime import open_runtime
+from afterdark.web import auth, characters, chat, health, pages
+from afterdark.web.errors import register_error_handlers
+from afterdark.web.security import BodyLimit, SecurityHeaders
+
+STATIC = Path(__file__).parent / "web" / "static"
+
+
+def create_app(settings: Settings, *, backend: LLMBackend | None = None) -> FastAPI:
+    """Build the app; the database, model backend and workers open in its lifespan."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await open_runtime(settings, backend=backend)
+        app.state.runtime = runtime
+        try:
+            yield
+        finally:
+            await runtime.aclose()
+
+    app = FastAPI(
+        title="Afterdark",
+        version=__version__,
+        lifespan=lifespan,
+        default_response_class=ORJSONResponse,
+    )
+    register_error_handlers(app)
+    for module in (health, auth, characters, chat, pages):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    # A message may be up to max_message_chars of 4-byte characters, plus JSON overhead.
+    app.add_middleware(BodyLimit, limit=settings.chat.max_message_chars * 4 + 65536)
+    app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)
+    return app

@@ -1,0 +1,149 @@
+"""Runs generations as background tasks: stream from the backend, publish, save.
+
+A generation writes its text to the reply message as it goes (through the
+``ReplyWriter``) and publishes events on its ``GenerationStream``. Stopping cancels
+the task; whatever was streamed is kept and marked ``stopped``. A backend failure
+keeps the partial text and marks the reply ``error`` with the backend's message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import update
+
+from afterdark.chat.models import Generation, Message
+from afterdark.chat.streams import GenerationStream, StreamHub
+from afterdark.chat.writer import FinalState, ReplyWriter
+from afterdark.llm.base import GenerationRequest, LLMBackend, LLMError
+from afterdark.store.engine import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class GenerationJob:
+    generation_id: int
+    conversation_id: int
+    message_id: int | None
+    kind: str
+    request: GenerationRequest
+    # Text the message already holds (continue appends to it).
+    base_content: str = ""
+    start_extra: dict[str, Any] | None = None
+
+
+class Generations:
+    """Starts, tracks and stops the generations of this process."""
+
+    def __init__(self, database: Database, backend: LLMBackend, flush_interval: float) -> None:
+        self.database = database
+        self.backend = backend
+        self.hub = StreamHub()
+        self.writer = ReplyWriter(database, flush_interval)
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._stop_requested: set[int] = set()
+
+    async def startup(self) -> None:
+        """Mark replies left mid-stream by a previous process as interrupted."""
+        async with self.database.session() as session:
+            await session.execute(
+                update(Message).where(Message.status == "streaming").values(status="interrupted")
+            )
+            await session.execute(
+                update(Generation)
+                .where(Generation.status == "streaming")
+                .values(status="interrupted")
+            )
+            await session.commit()
+        self.writer.start()
+
+    def start(self, job: GenerationJob) -> GenerationStream:
+        stream = self.hub.open(job.generation_id)
+        start = {
+            "generation_id": job.generation_id,
+            "message_id": job.message_id,
+            "kind": job.kind,
+            **(job.start_extra or {}),
+        }
+        stream.publish("start", start)
+        task = asyncio.create_task(self._run(job, stream), name=f"generation-{job.generation_id}")
+        self._tasks[job.generation_id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(job.generation_id, None))
+        return stream
+
+    def is_running(self, generation_id: int) -> bool:
+        return generation_id in self._tasks
+
+    def stop(self, generation_id: int) -> bool:
+        """Ask a running generation to stop; False when it is not running here."""
+        task = self._tasks.get(generation_id)
+        if task is None or task.done():
+            return False
+        self._stop_requested.add(generation_id)
+        task.cancel()
+        return True
+
+    async def aclose(self) -> None:
+        """Interrupt every running generation (saving its text), then flush."""
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.writer.aclose()
+
+    async def _run(self, job: GenerationJob, stream: GenerationStream) -> None:
+        parts: list[str] = []
+        status, error = "complete", None
+        prompt_tokens = completion_tokens = None
+        try:
+            async for chunk in self.backend.stream(job.request):
+                if chunk.text:
+                    parts.append(chunk.text)
+                    stream.publish("token", {"text": chunk.text})
+                    if job.message_id is not None:
+                        self.writer.save_partial(job.message_id, job.base_content + "".join(parts))
+                if chunk.usage is not None:
+                    prompt_tokens = chunk.usage.prompt_tokens
+                    completion_tokens = chunk.usage.completion_tokens
+        except asyncio.CancelledError:
+            stopped = job.generation_id in self._stop_requested
+            status = "stopped" if stopped else "interrupted"
+        except LLMError as exc:
+            status, error = "error", str(exc)
+        except Exception:
+            log.exception("generation %s failed", job.generation_id)
+            status, error = "error", "The reply failed because of an internal error."
+        finally:
+            self._stop_requested.discard(job.generation_id)
+        content = job.base_content + "".join(parts)
+        state = FinalState(
+            generation_id=job.generation_id,
+            message_id=job.message_id,
+            content=content,
+            status=status,
+            error=error,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+        )
+        try:
+            await self.writer.finish(state)
+        except Exception:
+            log.exception("saving generation %s failed", job.generation_id)
+        stream.publish(
+            "done",
+            {
+                "generation_id": job.generation_id,
+                "message_id": job.message_id,
+                "status": status,
+                "error": error,
+                "content": content,
+                "usage": None
+                if prompt_tokens is None
+                else {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens},
+            },
+        )
+        self.hub.retire(job.generation_id)

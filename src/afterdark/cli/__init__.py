@@ -1,0 +1,24 @@
+"""The ``afterdark`` command line: thin commands over the same services as the web app."""
+
+from __future__ import annotations
+
+import typer
+
+from afterdark.cli import characters, chat, config, db, serve, users
+
+app = typer.Typer(
+    name="afterdark",
+    help="Afterdark: self-hosted AI-companion roleplay.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command("serve")(serve.serve)
+app.command("chat")(chat.chat)
+app.add_typer(config.app, name="config")
+app.add_typer(db.app, name="db")
+app.add_typer(users.app, name="users")
+app.add_typer(characters.app, name="characters")
+
+
+def main() -> None:
+    app()

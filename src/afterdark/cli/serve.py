@@ -1,0 +1,29 @@
+"""``afterdark serve``."""
+
+from __future__ import annotations
+
+import typer
+import uvicorn
+
+from afterdark.app import create_app
+from afterdark.cli.common import settings_or_exit
+
+
+def serve(
+    host: str = typer.Option(None, help="Interface to listen on (default: server.host)."),
+    port: int = typer.Option(None, help="TCP port (default: server.port)."),
+    log_level: str = typer.Option("info", help="uvicorn log level."),
+) -> None:
+    """Run the web app and API."""
+    settings = settings_or_exit()
+    app = create_app(settings)
+    uvicorn.run(
+        app,
+        host=host or settings.server.host,
+        port=port or settings.server.port,
+        log_level=log_level,
+        loop="uvloop",
+        http="httptools",
+        proxy_headers=True,
+        timeout_graceful_shutdown=5,
+    )

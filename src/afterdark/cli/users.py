@@ -1,0 +1,90 @@
+"""``afterdark users``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+
+import typer
+
+from afterdark.accounts import service as accounts_service
+from afterdark.accounts.schemas import UserCreate
+from afterdark.cli.common import database, fail, run, settings_or_exit
+
+app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
+
+
+@app.command("create")
+def create(
+    email: str = typer.Argument(..., help="Email address to log in with."),
+    birthdate: str = typer.Option(..., help="Date of birth, YYYY-MM-DD (18+ only; not stored)."),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin."),
+    admin: bool = typer.Option(False, "--admin", help="Make the account an admin."),
+    display_name: str = typer.Option("", help="Name shown in the app."),
+) -> None:
+    """Create an account (and the database, if missing)."""
+    settings = settings_or_exit()
+    try:
+        born = date.fromisoformat(birthdate)
+    except ValueError:
+        raise fail(f"--birthdate '{birthdate}' is not a date in the form YYYY-MM-DD.", 2) from None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 8:
+        raise fail("the password must be at least 8 characters long.", 2)
+
+    async def main() -> int:
+        async with database(settings) as db, db.session() as session:
+            data = UserCreate(
+                email=email, password=password, birthdate=born, display_name=display_name
+            )
+            user = await accounts_service.create_user(
+                session, data, min_age=settings.security.min_age, is_admin=admin or None
+            )
+            await session.commit()
+            return user.id
+
+    user_id = run(main)
+    typer.echo(f"created user {user_id} <{email.strip().lower()}>")
+
+
+@app.command("list")
+def list_users(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List accounts."""
+    settings = settings_or_exit()
+
+    async def main() -> list[dict[str, object]]:
+        async with database(settings) as db, db.session() as session:
+            users = await accounts_service.list_users(session)
+            return [
+                {"id": u.id, "email": u.email, "is_admin": u.is_admin, "created_at": u.created_at.isoformat()}
+                for u in users
+            ]
+
+    rows = run(main)
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    for row in rows:
+        typer.echo(f"{row['id']}\t{row['email']}{'  (admin)' if row['is_admin'] else ''}")
+
+
+@app.command("token")
+def token(
+    email: str = typer.Argument(..., help="The account's email."),
+    name: str = typer.Option("cli", help="A label for the token."),
+) -> None:
+    """Create an API token for an account and print it (shown once)."""
+    settings = settings_or_exit()
+
+    async def main() -> str:
+        async with database(settings) as db, db.session() as session:
+            user = await accounts_service.require_user_by_email(session, email)
+            _, secret = await accounts_service.create_api_token(session, user, name)
+            await session.commit()
+            return secret
+
+    typer.echo(run(main))

@@ -1,0 +1,66 @@
+"""What a running instance holds: settings, database, model backend, generations.
+
+Built once by the app factory (or a CLI command) and passed down; never a global.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from afterdark.characters import service as characters_service
+from afterdark.chat.generation import Generations
+from afterdark.config import Settings
+from afterdark.llm.base import LLMBackend
+from afterdark.llm.registry import create_backend
+from afterdark.store.engine import Database
+from afterdark.store.migrate import upgrade
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    database: Database
+    backend: LLMBackend
+    generations: Generations
+    secret_key: bytes
+
+    async def aclose(self) -> None:
+        await self.generations.aclose()
+        await self.backend.aclose()
+        await self.database.dispose()
+
+
+async def prepare_database(settings: Settings) -> Database:
+    """Open the database, migrate it to the newest schema and load the catalogue."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    database = Database(settings.resolved_database_url)
+    await upgrade(database)
+    if settings.seed_catalogue:
+        async with database.session() as session:
+            await characters_service.seed_catalogue(session)
+            await session.commit()
+    return database
+
+
+async def open_runtime(settings: Settings, *, backend: LLMBackend | None = None) -> Runtime:
+    database = await prepare_database(settings)
+    backend = backend or create_backend(settings.llm)
+    generations = Generations(database, backend, settings.chat.flush_interval)
+    await generations.startup()
+    return Runtime(settings, database, backend, generations, load_secret_key(settings))
+
+
+def load_secret_key(settings: Settings) -> bytes:
+    """The configured secret, or one generated once into the data folder."""
+    if settings.security.secret_key is not None:
+        return settings.security.secret_key.get_secret_value().encode()
+    path = Path(settings.data_dir) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text().strip().encode()

@@ -1,0 +1,124 @@
+"""Account routes: sign-up, login, logout, me, persona, API tokens."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from afterdark.accounts import service as accounts_service
+from afterdark.accounts.schemas import (
+    LoginRequest,
+    PersonaPublic,
+    TokenCreate,
+    TokenPublic,
+    UserCreate,
+    UserPublic,
+)
+from afterdark.accounts.models import User
+from afterdark.errors import PermissionDeniedError
+from afterdark.runtime import Runtime
+from afterdark.web.deps import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    CurrentUser,
+    RuntimeDep,
+    SessionDep,
+    csrf_token_for,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["accounts"])
+
+
+def _set_login_cookies(response: Response, runtime: Runtime, token: str) -> None:
+    max_age = runtime.settings.security.session_days * 86400
+    secure = runtime.settings.secure_cookies
+    response.set_cookie(
+        SESSION_COOKIE, token, max_age=max_age, httponly=True, samesite="lax", secure=secure
+    )
+    response.set_cookie(
+        CSRF_COOKIE,
+        csrf_token_for(runtime, token),
+        max_age=max_age,
+        httponly=False,
+        samesite="lax",
+        secure=secure,
+    )
+
+
+async def _login(
+    session: SessionDep, runtime: Runtime, request: Request, response: Response, user: User
+) -> UserPublic:
+    token = await accounts_service.start_session(
+        session,
+        user,
+        days=runtime.settings.security.session_days,
+        user_agent=request.headers.get("user-agent", ""),
+    )
+    _set_login_cookies(response, runtime, token)
+    return UserPublic.model_validate(user)
+
+
+@router.post("/auth/signup", status_code=201)
+async def signup(
+    data: UserCreate, request: Request, response: Response, session: SessionDep, runtime: RuntimeDep
+) -> UserPublic:
+    """Create an account (18+ only) and log in."""
+    if not runtime.settings.security.open_signup:
+        raise PermissionDeniedError("Sign-up is closed on this instance; ask its admin.")
+    user = await accounts_service.create_user(
+        session, data, min_age=runtime.settings.security.min_age
+    )
+    return await _login(session, runtime, request, response, user)
+
+
+@router.post("/auth/login")
+async def login(
+    data: LoginRequest,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> UserPublic:
+    user = await accounts_service.authenticate(session, data.email, data.password)
+    return await _login(session, runtime, request, response, user)
+
+
+@router.post("/auth/logout", status_code=204)
+async def logout(request: Request, response: Response, session: SessionDep) -> None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        await accounts_service.end_session(session, token)
+    response.delete_cookie(SESSION_COOKIE)
+    response.delete_cookie(CSRF_COOKIE)
+
+
+@router.get("/me")
+async def me(user: CurrentUser) -> UserPublic:
+    return UserPublic.model_validate(user)
+
+
+@router.get("/me/persona")
+async def get_persona(user: CurrentUser, session: SessionDep) -> PersonaPublic:
+    return PersonaPublic.model_validate(await accounts_service.get_persona(session, user))
+
+
+@router.put("/me/persona")
+async def put_persona(data: PersonaPublic, user: CurrentUser, session: SessionDep) -> PersonaPublic:
+    persona = await accounts_service.update_persona(session, user, data.name, data.description)
+    return PersonaPublic.model_validate(persona)
+
+
+@router.get("/tokens")
+async def list_tokens(user: CurrentUser, session: SessionDep) -> list[TokenPublic]:
+    tokens = await accounts_service.list_api_tokens(session, user)
+    return [TokenPublic.model_validate(t) for t in tokens]
+
+
+@router.post("/tokens", status_code=201)
+async def create_token(data: TokenCreate, user: CurrentUser, session: SessionDep) -> TokenPublic:
+    token, secret = await accounts_service.create_api_token(session, user, data.name)
+    return TokenPublic.model_validate(token).model_copy(update={"token": secret})
+
+
+@router.delete("/tokens/{token_id}", status_code=204)
+async def delete_token(token_id: int, user: CurrentUser, session: SessionDep) -> None:
+    await accounts_service.delete_api_token(session, user, token_id)

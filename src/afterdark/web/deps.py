@@ -1,0 +1,87 @@
+"""Request dependencies: runtime, database session, current user (with CSRF check)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from afterdark.accounts import service as accounts_service
+from afterdark.accounts.models import User
+from afterdark.errors import AuthenticationError, PermissionDeniedError
+from afterdark.kit import secrets
+from afterdark.runtime import Runtime
+
+SESSION_COOKIE = "afterdark_session"
+CSRF_COOKIE = "afterdark_csrf"
+CSRF_HEADER = "x-csrf-token"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+    """A session per request, committed when the handler returns without error."""
+    async with runtime.database.session() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def csrf_token_for(runtime: Runtime, session_token: str) -> str:
+    """The CSRF token bound to a login session (signed double-submit)."""
+    return secrets.sign(runtime.secret_key, "csrf:" + session_token)
+
+
+async def _authenticate(request: Request, runtime: Runtime) -> User | None:
+    authorization = request.headers.get("authorization", "")
+    scheme, _, credential = authorization.partition(" ")
+    # Its own short session: a streaming response must not hold a connection open.
+    async with runtime.database.session() as session:
+        if scheme.lower() == "bearer" and credential:
+            user = await accounts_service.user_for_api_token(session, credential.strip())
+            await session.commit()
+            if user is None:
+                raise AuthenticationError("The API token is not valid.")
+            return user
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if not cookie:
+            return None
+        user = await accounts_service.user_for_session_token(session, cookie)
+    if user is not None and request.method in UNSAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not sent or not secrets.equal(sent, csrf_token_for(runtime, cookie)):
+            raise PermissionDeniedError(
+                "Missing or wrong CSRF token: send the afterdark_csrf cookie's value in the "
+                "X-CSRF-Token header."
+            )
+    return user
+
+
+async def optional_user(request: Request, runtime: RuntimeDep) -> User | None:
+    return await _authenticate(request, runtime)
+
+
+async def current_user(request: Request, runtime: RuntimeDep) -> User:
+    user = await _authenticate(request, runtime)
+    if user is None:
+        raise AuthenticationError("Log in first, or send an API token as 'Authorization: Bearer'.")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+OptionalUser = Annotated[User | None, Depends(optional_user)]

@@ -1,0 +1,64 @@
+"""Render every error as ``{"error": {"code", "message"}}`` with a 4xx/5xx status."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
+
+from afterdark.errors import AfterdarkError
+
+log = logging.getLogger(__name__)
+
+
+def error_response(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def _describe(error: dict[str, Any]) -> str:
+    location = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path")]
+    where = ".".join(location)
+    if error.get("type") == "json_invalid":
+        return f"The request body is not valid JSON ({error.get('ctx', {}).get('error', '')})."
+    if error.get("type") == "missing" and not where:
+        return "The request needs a JSON body."
+    return f"{where}: {error.get('msg', 'invalid')}" if where else str(error.get("msg"))
+
+
+async def _domain(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AfterdarkError)
+    return error_response(exc.status, exc.code, exc.message)
+
+
+async def _validation(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    message = "; ".join(_describe(e) for e in exc.errors()) or "Invalid request."
+    return error_response(422, "invalid_input", message)
+
+
+async def _http(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    codes = {404: "not_found", 405: "method_not_allowed", 401: "not_authenticated"}
+    message = exc.detail if isinstance(exc.detail, str) else "Request failed."
+    if exc.status_code == 404 and message == "Not Found":
+        message = "There is nothing at this address."
+    response = error_response(exc.status_code, codes.get(exc.status_code, "error"), message)
+    for key, value in (exc.headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+async def _unexpected(_: Request, exc: Exception) -> Response:
+    log.exception("unhandled error", exc_info=exc)
+    return error_response(500, "internal_error", "Something went wrong on the server.")
+
+
+def register_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AfterdarkError, _domain)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(HTTPException, _http)
+    app.add_exception_handler(Exception, _unexpected)

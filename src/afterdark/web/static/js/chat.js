@@ -1,0 +1,620 @@
+// The chat page: the active path of a conversation, live replies over Server-Sent Events,
+// swipes, edits, branches and the per-chat scene and sampler settings.
+import { API, del, get, patch, post, requireUser, url } from "./api.js";
+import {
+  confirmAction, fillAvatar, formError, h, pageObjectId, renderRichText, showError, toast,
+} from "./ui.js";
+
+const convId = pageObjectId();
+
+const scroller = document.getElementById("chat-scroll");
+const list = document.getElementById("messages");
+const composer = document.getElementById("composer");
+const input = document.getElementById("composer-input");
+const sendBtn = document.getElementById("send");
+const stopBtn = document.getElementById("stop");
+const impersonateBtn = document.getElementById("impersonate");
+const sceneDialog = document.getElementById("scene-dialog");
+const samplerDialog = document.getElementById("sampler-dialog");
+
+const state = {
+  conv: null,
+  userName: "You",
+  stream: null, // {es, gid, kind, messageId, text, base, done}
+  editing: null, // {id, draft}
+  selected: null, // message id whose actions are shown on touch screens
+  busy: false, // a request that changes the path is in flight
+  presets: null,
+  failures: new Map(), // generation id -> times its stream could not be opened
+};
+
+const STATUS_LABEL = { stopped: "Stopped", interrupted: "Interrupted", error: "Failed" };
+
+// ---------- helpers ----------
+
+const messages = () => (state.conv ? state.conv.messages : []);
+const findMessage = (id) => messages().find((m) => m.id === id) || null;
+const generating = () => Boolean(state.stream);
+const locked = () => generating() || state.busy;
+
+function replaceMessage(old, fresh) {
+  const msgs = messages();
+  const i = msgs.findIndex((m) => m.id === old);
+  if (i >= 0) msgs[i] = fresh;
+  return i >= 0;
+}
+
+function nearBottom() {
+  return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 120;
+}
+
+function scrollToBottom() {
+  scroller.scrollTop = scroller.scrollHeight;
+}
+
+function autoGrow() {
+  input.style.height = "auto";
+  input.style.height = `${Math.min(input.scrollHeight, Math.round(window.innerHeight * 0.4))}px`;
+}
+
+async function guarded(work) {
+  if (state.busy) return;
+  state.busy = true;
+  renderMessages();
+  try {
+    await work();
+  } catch (err) {
+    showError(err);
+  } finally {
+    state.busy = false;
+    renderMessages();
+    updateComposer();
+  }
+}
+
+// ---------- rendering ----------
+
+function renderHeader() {
+  const c = state.conv;
+  const who = document.getElementById("chat-who");
+  who.href = url(`/characters/${c.character.id}`);
+  document.getElementById("chat-name").textContent = c.character.name;
+  document.getElementById("chat-sub").textContent = c.title || "";
+  fillAvatar(document.getElementById("chat-avatar"), c.character.name, c.character.avatar_url);
+  document.title = `${c.character.name} · Afterdark`;
+
+  const note = document.getElementById("branch-note");
+  if (c.branched_from) {
+    note.replaceChildren("Branched from ",
+      h("a", { href: url(`/chat/${c.branched_from.conversation_id}`) }, "an earlier chat"), ".");
+    note.hidden = false;
+  } else {
+    note.hidden = true;
+  }
+  const card = document.getElementById("scene-card");
+  renderRichText(document.getElementById("scene-text"), c.scene || "");
+  card.hidden = !c.scene;
+}
+
+function iconButton(icon, label, testid, onclick, disabled = false) {
+  return h("button", {
+    type: "button", class: "icon-btn icon-btn-sm", icon, "aria-label": label, title: label,
+    "data-testid": testid, disabled, onclick,
+  });
+}
+
+function swipeBar(m, isLastReply) {
+  const count = m.swipe_count || 1;
+  const index = m.swipe_index || 0;
+  if (count < 2 && !isLastReply) return null;
+  const off = locked();
+  const bar = h("div", { class: "swipes", "data-testid": "swipes" });
+  if (count > 1) {
+    bar.append(
+      iconButton("left", "Previous version", "swipe-left", () => swipe(m, "left"), off || index === 0),
+      h("span", { class: "swipe-counter", "data-testid": "swipe-counter", "aria-label": `Version ${index + 1} of ${count}` },
+        `${index + 1}/${count}`));
+  }
+  const atEnd = index >= count - 1;
+  if (atEnd && isLastReply) {
+    bar.append(iconButton("right", "Generate another version", "swipe-right", () => regenerate(m), off));
+  } else if (count > 1) {
+    bar.append(iconButton("right", "Next version", "swipe-right", () => swipe(m, "right"), off || atEnd));
+  }
+  return bar;
+}
+
+function editorFor(m) {
+  const area = h("textarea", { class: "msg-editor", rows: 3, "aria-label": "Edit message", "data-testid": "edit-input" });
+  area.value = state.editing.draft;
+  area.addEventListener("input", () => {
+    state.editing.draft = area.value;
+    area.style.height = "auto";
+    area.style.height = `${area.scrollHeight + 2}px`;
+  });
+  const save = () => saveEdit(m, area.value);
+  area.addEventListener("keydown", (e) => {
+    if (e.key === "Escape") { e.preventDefault(); cancelEdit(); }
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); save(); }
+  });
+  queueMicrotask(() => {
+    area.style.height = `${area.scrollHeight + 2}px`;
+    if (document.activeElement !== area) area.focus();
+  });
+  return h("div", { class: "msg-edit" }, area,
+    h("div", { class: "msg-edit-actions" },
+      h("button", { type: "button", class: "btn", "data-testid": "edit-cancel", onclick: cancelEdit }, "Cancel"),
+      h("button", { type: "button", class: "btn btn-primary", "data-testid": "edit-save", onclick: save }, "Save")));
+}
+
+function messageEl(m, index, msgs) {
+  const isLast = index === msgs.length - 1;
+  const isUser = m.role === "user";
+  const isLastReply = isLast && !isUser && m.parent_id !== null && m.parent_id !== undefined;
+  const streaming = m.status === "streaming" || (state.stream && state.stream.messageId === m.id);
+  const name = isUser ? state.userName : state.conv.character.name;
+  const off = locked();
+
+  const li = h("li", {
+    class: `msg msg-${isUser ? "user" : "char"}${streaming ? " is-streaming" : ""}${state.selected === m.id ? " is-selected" : ""}${isLast ? " is-last" : ""}`,
+    "data-testid": "message", "data-message-id": m.id, "data-role": m.role, "data-status": m.status,
+  });
+  li.append(fillAvatar(h("span", { class: "avatar avatar-sm msg-avatar", "aria-hidden": "true" }), name,
+    isUser ? null : state.conv.character.avatar_url));
+
+  const body = h("div", { class: "msg-body" });
+  const meta = h("div", { class: "msg-meta" }, h("span", { class: "msg-name" }, name));
+  if (STATUS_LABEL[m.status]) {
+    meta.append(h("span", { class: `badge badge-${m.status}`, "data-testid": "message-status" }, STATUS_LABEL[m.status]));
+  }
+  if (m.edited_at) meta.append(h("span", { class: "muted msg-edited" }, "edited"));
+  body.append(meta);
+
+  if (state.editing && state.editing.id === m.id) {
+    body.append(editorFor(m));
+  } else {
+    const text = h("div", { class: "msg-text", "data-testid": "message-text" });
+    renderRichText(text, m.content);
+    text.addEventListener("click", () => {
+      state.selected = state.selected === m.id ? null : m.id;
+      for (const el of list.querySelectorAll(".msg.is-selected")) el.classList.remove("is-selected");
+      if (state.selected === m.id) li.classList.add("is-selected");
+    });
+    body.append(text);
+  }
+  if (m.status === "error") {
+    body.append(h("p", { class: "msg-error", role: "alert", "data-testid": "message-error" },
+      m.error || "The reply could not be generated."));
+  }
+
+  const bar = h("div", { class: "msg-bar" });
+  const swipes = swipeBar(m, isLastReply);
+  if (swipes) bar.append(swipes);
+  const actions = h("div", { class: "msg-actions", "data-testid": "message-actions" });
+  if (isLast && !isUser) {
+    actions.append(iconButton("continue", "Continue this reply", "continue", () => continueReply(m), off));
+  }
+  if (isLastReply) {
+    actions.append(iconButton("regenerate", "Regenerate this reply", "regenerate", () => regenerate(m), off));
+  }
+  actions.append(
+    iconButton("edit", "Edit message", "edit", () => startEdit(m), off),
+    iconButton("branch", "Branch from here", "branch", () => branch(m), off),
+    iconButton("trash", "Delete message", "delete", () => removeMessage(m), off));
+  bar.append(actions);
+  body.append(bar);
+  li.append(body);
+  return li;
+}
+
+function renderMessages() {
+  if (!state.conv) return;
+  const stick = nearBottom();
+  const msgs = messages();
+  list.replaceChildren(...msgs.map((m, i) => messageEl(m, i, msgs)));
+  list.setAttribute("aria-busy", "false");
+  if (!msgs.length) {
+    list.append(h("li", { class: "muted empty" }, `Say hello to ${state.conv.character.name}.`));
+  }
+  if (stick) scrollToBottom();
+}
+
+function updateComposer() {
+  const live = generating();
+  stopBtn.hidden = !live;
+  sendBtn.hidden = live;
+  sendBtn.disabled = state.busy;
+  impersonateBtn.disabled = live || state.busy;
+  composer.classList.toggle("is-generating", live);
+}
+
+let paintQueued = false;
+function paintStreaming() {
+  if (paintQueued) return;
+  paintQueued = true;
+  requestAnimationFrame(() => {
+    paintQueued = false;
+    const s = state.stream;
+    if (!s || s.kind === "impersonate" || s.messageId === null) return;
+    const li = list.querySelector(`[data-message-id="${s.messageId}"]`);
+    const text = li && li.querySelector(".msg-text");
+    if (!text) return;
+    const stick = nearBottom();
+    renderRichText(text, s.text);
+    if (stick) scrollToBottom();
+  });
+}
+
+// ---------- streaming ----------
+
+function closeStream() {
+  if (state.stream) {
+    state.stream.done = true;
+    state.stream.es.close();
+    state.stream = null;
+  }
+}
+
+function openStream(gid, { base = null } = {}) {
+  closeStream();
+  const es = new EventSource(`${API}/generations/${gid}/events`);
+  const s = { es, gid, kind: null, messageId: null, text: "", base, done: false };
+  state.stream = s;
+  updateComposer();
+  renderMessages();
+
+  es.addEventListener("start", (e) => {
+    if (s.done) return;
+    const d = JSON.parse(e.data);
+    s.kind = d.kind;
+    s.messageId = d.message_id ?? null;
+    if (s.kind === "impersonate") {
+      s.text = "";
+      input.value = "";
+      return;
+    }
+    const m = findMessage(s.messageId);
+    s.text = s.kind === "continue" ? (s.base ?? (m ? m.content : "")) : "";
+    if (m) {
+      m.content = s.text;
+      m.status = "streaming";
+    }
+    renderMessages();
+  });
+
+  es.addEventListener("token", (e) => {
+    if (s.done) return;
+    const d = JSON.parse(e.data);
+    s.text += d.text || "";
+    state.failures.delete(gid);
+    if (s.kind === "impersonate") {
+      input.value = s.text;
+      autoGrow();
+    } else {
+      const m = findMessage(s.messageId);
+      if (m) m.content = s.text;
+      paintStreaming();
+    }
+  });
+
+  es.addEventListener("done", (e) => {
+    if (s.done) return;
+    const d = JSON.parse(e.data);
+    s.done = true;
+    es.close();
+    if (state.stream === s) state.stream = null;
+    finishStream(s, d);
+  });
+
+  es.addEventListener("error", () => {
+    if (s.done) return;
+    if (es.readyState !== EventSource.CLOSED) return; // the browser reconnects with Last-Event-ID
+    // The server refused the stream (the generation is gone, or we were signed out).
+    s.done = true;
+    if (state.stream === s) state.stream = null;
+    const tries = (state.failures.get(gid) || 0) + 1;
+    state.failures.set(gid, tries);
+    updateComposer();
+    if (tries > 3) {
+      toast("Lost the live reply. Reload the page to see where it got to.");
+      renderMessages();
+      return;
+    }
+    setTimeout(() => reload().catch(showError), 500 * tries);
+  });
+}
+
+function finishStream(s, d) {
+  if (s.kind === "impersonate") {
+    if (typeof d.content === "string" && d.status !== "error") input.value = d.content;
+    if (d.status === "error") toast(d.error || "Could not draft your line.");
+    autoGrow();
+    input.focus();
+  } else if (d.message) {
+    if (!replaceMessage(d.message.id, d.message)) {
+      reload().catch(showError);
+    }
+  } else {
+    const m = findMessage(s.messageId);
+    if (m) {
+      m.status = d.status;
+      m.error = d.error ?? null;
+      if (typeof d.content === "string") m.content = d.content;
+    }
+  }
+  if (state.conv) state.conv.generation_id = null;
+  updateComposer();
+  renderMessages();
+}
+
+// ---------- actions ----------
+
+async function reload() {
+  const conv = await get(`/conversations/${convId}`);
+  state.conv = conv;
+  renderHeader();
+  renderMessages();
+  if (conv.generation_id && (!state.stream || state.stream.gid !== conv.generation_id)) {
+    openStream(conv.generation_id);
+  }
+  updateComposer();
+}
+
+function applyTurn(turn, replacing = null) {
+  if (replacing !== null) {
+    replaceMessage(replacing, turn.reply);
+  } else {
+    if (turn.user_message) messages().push(turn.user_message);
+    messages().push(turn.reply);
+  }
+}
+
+async function send() {
+  const content = input.value.trim();
+  if (!content || locked()) return;
+  const last = messages().at(-1);
+  input.value = "";
+  autoGrow();
+  await guarded(async () => {
+    try {
+      const turn = await post(`/conversations/${convId}/messages`, { content, parent_id: last ? last.id : null });
+      applyTurn(turn);
+      scrollToBottom();
+      if (turn.generation_id) openStream(turn.generation_id);
+    } catch (err) {
+      if (!input.value) input.value = content;
+      autoGrow();
+      throw err;
+    }
+  });
+  scrollToBottom();
+}
+
+function regenerate(m) {
+  return guarded(async () => {
+    const turn = await post(`/messages/${m.id}/regenerate`);
+    applyTurn(turn, m.id);
+    if (turn.generation_id) openStream(turn.generation_id);
+  });
+}
+
+function continueReply(m) {
+  const base = m.content;
+  return guarded(async () => {
+    const turn = await post(`/messages/${m.id}/continue`);
+    applyTurn(turn, m.id);
+    if (turn.generation_id) openStream(turn.generation_id, { base });
+  });
+}
+
+function swipe(m, direction) {
+  return guarded(async () => {
+    state.conv = await post(`/messages/${m.id}/swipe`, { direction });
+    if (state.conv.generation_id) openStream(state.conv.generation_id);
+  });
+}
+
+function impersonate() {
+  if (locked()) return;
+  return guarded(async () => {
+    const r = await post(`/conversations/${convId}/impersonate`);
+    openStream(r.generation_id);
+  });
+}
+
+async function stop() {
+  const s = state.stream;
+  if (!s) return;
+  stopBtn.disabled = true;
+  try {
+    await post(`/generations/${s.gid}/stop`);
+  } catch (err) {
+    showError(err);
+  } finally {
+    stopBtn.disabled = false;
+  }
+}
+
+function startEdit(m) {
+  if (locked()) return;
+  state.editing = { id: m.id, draft: m.content };
+  renderMessages();
+}
+
+function cancelEdit() {
+  state.editing = null;
+  renderMessages();
+}
+
+function saveEdit(m, content) {
+  return guarded(async () => {
+    const fresh = await patch(`/messages/${m.id}`, { content });
+    replaceMessage(m.id, fresh);
+    state.editing = null;
+  });
+}
+
+async function removeMessage(m) {
+  if (locked()) return;
+  const later = messages().length - 1 - messages().indexOf(m);
+  const text = later > 0
+    ? `Delete this message and the ${later} after it? This cannot be undone.`
+    : "Delete this message? This cannot be undone.";
+  if (!(await confirmAction(text))) return;
+  await guarded(async () => {
+    state.conv = await del(`/messages/${m.id}`);
+    if (state.editing && !findMessage(state.editing.id)) state.editing = null;
+  });
+}
+
+function branch(m) {
+  return guarded(async () => {
+    const conv = await post(`/messages/${m.id}/branch`);
+    window.location.assign(url(`/chat/${conv.id}`));
+  });
+}
+
+// ---------- scene and sampler dialogs ----------
+
+function openScene() {
+  const form = sceneDialog.querySelector("form");
+  form.elements.namedItem("scene").value = state.conv.scene || "";
+  sceneDialog.showModal();
+}
+
+sceneDialog.querySelector("form").addEventListener("submit", async (e) => {
+  if (!e.submitter || e.submitter.value !== "save") return;
+  e.preventDefault();
+  const scene = e.target.elements.namedItem("scene").value;
+  try {
+    state.conv = await patch(`/conversations/${convId}`, { scene });
+    renderHeader();
+    sceneDialog.close();
+  } catch (err) {
+    showError(err);
+  }
+});
+
+const SAMPLER_NUMBERS = ["temperature", "top_p", "min_p", "top_k", "repetition_penalty", "max_tokens"];
+const INTEGER_FIELDS = new Set(["top_k", "max_tokens"]);
+
+function fillSampler(form, sampler) {
+  for (const key of SAMPLER_NUMBERS) {
+    const v = sampler ? sampler[key] : null;
+    form.elements.namedItem(key).value = v === null || v === undefined ? "" : String(v);
+  }
+  form.elements.namedItem("stop").value = ((sampler && sampler.stop) || []).join("\n");
+}
+
+async function openSampler() {
+  const form = samplerDialog.querySelector("form");
+  formError(form, "");
+  if (!state.presets) {
+    try {
+      state.presets = await get("/presets");
+    } catch (err) {
+      showError(err);
+      state.presets = [];
+    }
+  }
+  const select = form.elements.namedItem("preset");
+  const current = state.conv.preset || "";
+  const options = state.presets.map((p) => h("option", { value: p.name }, p.label || p.name));
+  if (!state.presets.some((p) => p.name === current)) {
+    options.unshift(h("option", { value: current }, current ? current : "Custom"));
+  }
+  select.replaceChildren(...options);
+  select.value = current;
+  fillSampler(form, state.conv.sampler);
+  samplerDialog.showModal();
+}
+
+samplerDialog.querySelector('select[name="preset"]').addEventListener("change", (e) => {
+  const preset = (state.presets || []).find((p) => p.name === e.target.value);
+  if (preset) fillSampler(samplerDialog.querySelector("form"), preset.sampler);
+});
+
+samplerDialog.querySelector("form").addEventListener("submit", async (e) => {
+  if (!e.submitter || e.submitter.value !== "save") return;
+  e.preventDefault();
+  const form = e.target;
+  const sampler = {};
+  for (const key of SAMPLER_NUMBERS) {
+    const raw = form.elements.namedItem(key).value.trim();
+    sampler[key] = raw === "" ? null : INTEGER_FIELDS.has(key) ? Number.parseInt(raw, 10) : Number(raw);
+  }
+  sampler.stop = form.elements.namedItem("stop").value.split("\n").filter((s) => s.length > 0);
+  const preset = form.elements.namedItem("preset").value || null;
+  try {
+    state.conv = await patch(`/conversations/${convId}`, { preset, sampler });
+    samplerDialog.close();
+    toast("Generation settings saved.", "ok", 2500);
+  } catch (err) {
+    formError(form, err.message);
+  }
+});
+
+// ---------- wiring ----------
+
+composer.addEventListener("submit", (e) => {
+  e.preventDefault();
+  send();
+});
+input.addEventListener("keydown", (e) => {
+  if (e.key === "Enter" && !e.shiftKey && !e.isComposing && e.keyCode !== 229) {
+    e.preventDefault();
+    send();
+  }
+});
+input.addEventListener("input", autoGrow);
+stopBtn.addEventListener("click", stop);
+impersonateBtn.addEventListener("click", impersonate);
+document.getElementById("open-scene").addEventListener("click", openScene);
+document.getElementById("open-sampler").addEventListener("click", () => openSampler().catch(showError));
+
+document.addEventListener("keydown", (e) => {
+  // Arrow keys swipe the last reply while the composer is empty and nothing else has focus.
+  if (e.key !== "ArrowLeft" && e.key !== "ArrowRight") return;
+  const target = e.target;
+  const inComposer = target === input && input.value === "";
+  if (target !== document.body && !inComposer) return;
+  if (document.querySelector("dialog[open]") || locked()) return;
+  const msgs = messages();
+  const last = msgs.at(-1);
+  if (!last || last.role === "user") return;
+  const bar = list.lastElementChild?.querySelector(
+    `[data-testid="swipe-${e.key === "ArrowLeft" ? "left" : "right"}"]`);
+  if (bar && !bar.disabled) {
+    e.preventDefault();
+    bar.click();
+  }
+});
+
+window.addEventListener("pagehide", () => {
+  if (state.stream) state.stream.es.close();
+});
+
+(async () => {
+  const me = await requireUser();
+  state.userName = me.display_name || "You";
+  get("/me/persona").then((p) => {
+    if (p && p.name) {
+      state.userName = p.name;
+      renderMessages();
+    }
+  }).catch(() => {});
+  try {
+    await reload();
+    scrollToBottom();
+  } catch (err) {
+    list.setAttribute("aria-busy", "false");
+    if (err.status === 404) {
+      list.replaceChildren(h("li", { class: "muted empty" }, err.message, " ",
+        h("a", { href: url("/conversations") }, "Back to your chats.")));
+      composer.hidden = true;
+      return;
+    }
+    showError(err);
+  }
+  if (window.matchMedia("(hover: hover)").matches) input.focus();
+})();

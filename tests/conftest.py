@@ -1,0 +1,167 @@
+"""Shared fixtures: settings on a temporary data folder, real SQLite and PostgreSQL,
+the app on ASGI and on a real loopback server, and the OpenAI-protocol stand-in."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from afterdark.app import create_app
+from afterdark.config import Settings
+
+os.environ.pop("AFTERDARK_CONFIG_FILE", None)
+for _name in list(os.environ):
+    if _name.startswith("AFTERDARK_"):
+        del os.environ[_name]
+
+PASSWORD = "correct horse battery staple"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --- PostgreSQL (pgserver ships the server binaries; one cluster per xdist worker) ---
+
+
+@pytest.fixture(scope="session")
+def pg_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    pgserver = pytest.importorskip("pgserver")
+    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+_pg_counter = iter(range(1, 1_000_000))
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Any) -> str:
+    """A new, empty PostgreSQL database for one test."""
+    name = f"t{os.getpid()}_{next(_pg_counter)}"
+    pg_cluster.psql(f"CREATE DATABASE {name};")
+    uri = pg_cluster.get_uri(name)
+    return str(uri).replace("postgresql://", "postgresql+asyncpg://", 1)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'afterdark.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+# --- the OpenAI-protocol stand-in --------------------------------------------------
+
+
+@pytest.fixture
+def standin() -> Iterator[Any]:
+    from tests.support.openai_standin import run_standin
+
+    with run_standin() as server:
+        yield server
+
+
+# --- settings and app --------------------------------------------------------------
+
+
+def make_settings(tmp_path: Path, base_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "environment": "test",
+        "data_dir": tmp_path / "data",
+        "llm": {
+            "backend": "openai",
+            "base_url": base_url,
+            "model": "standin",
+            "first_token_timeout": 5,
+            "idle_timeout": 5,
+            "connect_timeout": 2,
+        },
+        "chat": {"flush_interval": 0.05},
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, standin: Any) -> Settings:
+    return make_settings(tmp_path, standin.base_url)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Any]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
+
+
+async def signup(
+    http: httpx.AsyncClient, email: str = "ada@example.com", birthdate: str = "1990-04-01"
+) -> dict[str, Any]:
+    """Sign up and keep the CSRF header on the client for later unsafe requests."""
+    response = await http.post(
+        "/api/v1/auth/signup",
+        json={"email": email, "password": PASSWORD, "birthdate": birthdate},
+    )
+    assert response.status_code == 201, response.text
+    http.headers["X-CSRF-Token"] = http.cookies["afterdark_csrf"]
+    return dict(response.json())
+
+
+@pytest.fixture
+async def user_client(client: httpx.AsyncClient) -> httpx.AsyncClient:
+    await signup(client)
+    return client
+
+
+# --- a real server on loopback ----------------------------------------------------
+
+
+class LiveServer:
+    def __init__(self, settings: Settings) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=self.port, log_level="warning"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture
+def live_server(settings: Settings) -> Iterator[LiveServer]:
+    with LiveServer(settings) as server:
+        yield server

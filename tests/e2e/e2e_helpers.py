@@ -1,0 +1,42 @@
+"""Steps shared by the browser tests (imported by name: pytest puts this folder on sys.path)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+PASSWORD = "correct horse battery staple"
+
+
+def adult_birthdate() -> str:
+    today = date.today()
+    return today.replace(year=today.year - 30, day=min(today.day, 28)).isoformat()
+
+
+def new_email() -> str:
+    return f"e2e-{uuid.uuid4().hex[:12]}@example.test"
+
+
+def sign_up(page: Any, *, birthdate: str | None = None, name: str = "Robin") -> str:
+    """Sign up through the form; returns the email used."""
+    email = new_email()
+    page.goto("/signup")
+    page.get_by_test_id("signup-name").fill(name)
+    page.get_by_test_id("signup-email").fill(email)
+    page.get_by_test_id("signup-password").fill(PASSWORD)
+    page.get_by_test_id("signup-birthdate").fill(birthdate or adult_birthdate())
+    page.get_by_test_id("signup-submit").click()
+    return email
+
+
+def api(page: Any, method: str, path: str, body: Any = None) -> Any:
+    """Call the JSON API with the page's session cookie (and its CSRF token)."""
+    csrf = next(
+        (c["value"] for c in page.context.cookies() if c["name"] == "afterdark_csrf"), ""
+    )
+    response = page.request.fetch(
+        f"/api/v1{path}", method=method, data=body, headers={"X-CSRF-Token": csrf}
+    )
+    assert response.ok, f"{method} {path}: {response.status} {response.text()}"
+    return response.json() if response.status != 204 else None
