@@ -97,8 +97,14 @@ def make_settings(tmp_path: Path, base_url: str, **overrides: Any) -> Settings:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, standin: Any) -> Settings:
-    return make_settings(tmp_path, standin.base_url)
+def llm_base_url() -> str:
+    """Where the openai backend points; chat tests override this with the stand-in's URL."""
+    return f"http://127.0.0.1:{free_port()}/v1"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, llm_base_url: str) -> Settings:
+    return make_settings(tmp_path, llm_base_url)
 
 
 @pytest.fixture

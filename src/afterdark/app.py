@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import ORJSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from afterdark import __version__
@@ -37,7 +36,6 @@ def create_app(settings: Settings, *, backend: LLMBackend | None = None) -> Fast
         title="Afterdark",
         version=__version__,
         lifespan=lifespan,
-        default_response_class=ORJSONResponse,
     )
     register_error_handlers(app)
     for module in (health, auth, characters, chat, pages):

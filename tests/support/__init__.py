@@ -1,0 +1,1 @@
+"""Helpers shared by the test suites: stand-in servers that speak real protocols."""

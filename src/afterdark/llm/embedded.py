@@ -141,7 +141,8 @@ class EmbeddedBackend:
                 verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as exc:
-            raise LLMUnavailableError(f"Cannot load the model file {self.model_path}: {exc}") from None
+            message = f"Cannot load the model file {self.model_path}: {exc}"
+            raise LLMUnavailableError(message) from None
         metadata: dict[str, str] = llama.metadata
         template = metadata.get("tokenizer.chat_template") or CHATML_TEMPLATE
         formatter = Jinja2ChatFormatter(
@@ -181,7 +182,8 @@ class EmbeddedBackend:
         if prompt_tokens >= self.context_size:
             raise LLMResponseError(
                 f"The prompt takes {prompt_tokens} tokens but the model's context window holds "
-                f"{self.context_size}; shorten the conversation or raise AFTERDARK_LLM__CONTEXT_SIZE."
+                f"{self.context_size}; shorten the conversation or raise "
+                "AFTERDARK_LLM__CONTEXT_SIZE."
             )
         sampled = 0
 
@@ -223,7 +225,8 @@ def _format(formatter: Jinja2ChatFormatter, request: GenerationRequest) -> tuple
         try:
             response = formatter(messages=cast("Any", _fold_system(request.messages)))
         except Exception as exc:
-            raise LLMResponseError(f"The model's chat template rejected the prompt: {exc}") from None
+            message = f"The model's chat template rejected the prompt: {exc}"
+            raise LLMResponseError(message) from None
     prompt = response.prompt + (request.prefill or "")
     stop = response.stop
     stops = [stop] if isinstance(stop, str) else [s for s in stop or [] if s]

@@ -39,6 +39,7 @@ _EXTENDED_SAMPLERS = (
 )
 _MAX_LINE = 1 << 20  # a longer unterminated line means the server is not speaking SSE
 _MAX_ERROR_BODY = 64 * 1024
+_DRAIN_SECONDS = 1.0
 
 
 class OpenAICompatBackend:
@@ -65,6 +66,7 @@ class OpenAICompatBackend:
         self._first_token_timeout = settings.first_token_timeout
         self._idle_timeout = settings.idle_timeout
         self._session: aiohttp.ClientSession | None = None
+        self._session_loop: asyncio.AbstractEventLoop | None = None
 
     def request_body(self, request: GenerationRequest) -> dict[str, Any]:
         """The JSON body sent for ``request``."""
@@ -96,23 +98,46 @@ class OpenAICompatBackend:
         """Yield the reply as the server streams it; cancelling closes the connection."""
         payload = orjson.dumps(self.request_body(request))
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._first_token_timeout
         reply = _Reply()
+        watchdog = _Watchdog(loop, loop.time() + self._first_token_timeout)
         response = await self._open(payload)
-        watchdog = _Watchdog(loop, deadline, response.close)
+        watchdog.watch(response.close)
+        content = response.content
+        lines = _Lines()
         try:
-            if _is_json(response):
-                text = await self._whole_reply(response, reply, watchdog)
-                if text:
-                    yield Chunk(text)
-            else:
-                async for text in self._events(response, reply, watchdog):
-                    yield Chunk(text)
+            if response.content_type == "application/json":
+                # The server ignored "stream": true and sent the whole answer at once.
+                lines.whole = True
+            while not reply.done:
+                watchdog.begin_read()
+                try:
+                    data = await (content.read() if lines.whole else content.readany())
+                except aiohttp.ClientError:
+                    raise self._read_error(watchdog) from None
+                finally:
+                    watchdog.reading = False
+                if not data:
+                    if watchdog.expired:
+                        raise self._read_error(watchdog)
+                    events = lines.finish()
+                else:
+                    events = lines.feed(data)
+                for event in events:
+                    text = reply.feed(event)
+                    if text:
+                        if not watchdog.seen_token:
+                            watchdog.token_seen(self._idle_timeout)
+                        yield Chunk(text)
+                if lines.whole:
+                    reply.done = True
+                if not data:
+                    break
             if not reply.done and reply.finish_reason is None:
                 raise LLMResponseError("The language model server ended mid-reply.")
-            finish_reason = reply.finish_reason or "stop"
+            watchdog.cancel()
+            await _drain(content)
             response.release()
-            yield Chunk("", finish_reason=finish_reason, usage=reply.usage)
+            yield Chunk("", finish_reason=reply.finish_reason or "stop", usage=reply.usage)
         finally:
             watchdog.cancel()
             response.close()  # a no-op after release(); otherwise tells the server to stop
@@ -124,15 +149,15 @@ class OpenAICompatBackend:
             self._session = None
 
     def _client(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
         session = self._session
-        if session is None or session.closed or session.loop is not asyncio.get_running_loop():
+        # A session belongs to one event loop; tests may run one backend on several.
+        if session is None or session.closed or self._session_loop is not loop:
             session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=0, limit_per_host=0),
                 timeout=aiohttp.ClientTimeout(total=None, connect=self._connect_timeout),
-                json_serialize=lambda value: orjson.dumps(value).decode(),
-                raise_for_status=False,
             )
-            self._session = session
+            self._session, self._session_loop = session, loop
         return session
 
     async def _open(self, payload: bytes) -> aiohttp.ClientResponse:
@@ -147,7 +172,7 @@ class OpenAICompatBackend:
                     finally:
                         response.close()
                 return response
-        except aiohttp.ServerTimeoutError:
+        except aiohttp.ConnectionTimeoutError:
             raise LLMTimeoutError(
                 f"The language model server at {self.base_url} did not accept a connection "
                 f"within {self._connect_timeout:g} s."
@@ -164,72 +189,14 @@ class OpenAICompatBackend:
                 f"Could not reach the language model server at {self.base_url}: {exc}."
             ) from None
 
-    async def _events(
-        self, response: aiohttp.ClientResponse, reply: _Reply, watchdog: _Watchdog
-    ) -> AsyncIterator[str]:
-        """Yield each piece of text in the event stream; record finish and usage."""
-        content = response.content
-        lines = _Lines()
-        while not reply.done:
-            watchdog.reading = True
-            try:
-                data = await content.readany()
-            except aiohttp.ClientError:
-                self._raise_if_expired(watchdog)
-                raise LLMResponseError(
-                    "The language model server closed the connection mid-reply."
-                ) from None
-            finally:
-                watchdog.reading = False
-            if not data:
-                self._raise_if_expired(watchdog)
-                for event in lines.finish():
-                    text = reply.feed(event)
-                    if text:
-                        yield text
-                return
-            for event in lines.feed(data):
-                text = reply.feed(event)
-                if text:
-                    if not watchdog.seen_token:
-                        watchdog.token_seen(self._idle_timeout)
-                    yield text
-        # Drain the few bytes after [DONE] so the connection returns to the pool.
-        while not content.is_eof():
-            watchdog.reading = True
-            try:
-                if not await content.readany():
-                    break
-            except aiohttp.ClientError:
-                break
-            finally:
-                watchdog.reading = False
-
-    async def _whole_reply(
-        self, response: aiohttp.ClientResponse, reply: _Reply, watchdog: _Watchdog
-    ) -> str:
-        """Read a non-streamed answer from a server that ignored ``stream: true``."""
-        watchdog.reading = True
-        try:
-            raw = await response.read()
-        except aiohttp.ClientError:
-            self._raise_if_expired(watchdog)
-            raise LLMResponseError(
-                "The language model server closed the connection mid-reply."
-            ) from None
-        finally:
-            watchdog.reading = False
-        reply.done = True
-        return reply.feed(raw) or ""
-
-    def _raise_if_expired(self, watchdog: _Watchdog) -> None:
+    def _read_error(self, watchdog: _Watchdog) -> LLMError:
         if not watchdog.expired:
-            return
+            return LLMResponseError("The language model server closed the connection mid-reply.")
         if watchdog.seen_token:
-            raise LLMTimeoutError(
+            return LLMTimeoutError(
                 f"The language model server sent nothing for {self._idle_timeout:g} s mid-reply."
             )
-        raise self._first_token_error()
+        return self._first_token_error()
 
     def _first_token_error(self) -> LLMError:
         return LLMTimeoutError(
@@ -238,67 +205,87 @@ class OpenAICompatBackend:
         )
 
 
+async def _drain(content: aiohttp.StreamReader) -> None:
+    """Read the end of the body after [DONE] so the connection can be reused."""
+    try:
+        async with asyncio.timeout(_DRAIN_SECONDS):
+            while not content.is_eof() and await content.readany():
+                pass
+    except (TimeoutError, aiohttp.ClientError):
+        pass  # release() then closes the connection instead of pooling it
+
+
 class _Watchdog:
     """Closes the response when the server stays silent too long.
 
     Until the first token the limit is an absolute deadline; after it, the time
-    spent inside one read. A single timer per stream re-arms itself only when it
-    fires, so a token costs two attribute writes instead of a timer.
+    spent inside one read (the consumer's time between reads does not count). One
+    timer per stream re-arms itself only when it fires, so a token costs a clock
+    read instead of a timer.
     """
 
     __slots__ = ("_due", "_handle", "_idle", "_loop", "_on_expire", "expired", "reading")
 
-    def __init__(
-        self, loop: asyncio.AbstractEventLoop, deadline: float, on_expire: Callable[[], None]
-    ) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
         self._loop = loop
-        self._on_expire = on_expire
+        self._on_expire: Callable[[], None] | None = None
         self._idle: float | None = None
         self._due = deadline
+        self._handle: asyncio.TimerHandle | None = None
         self.reading = False
         self.expired = False
-        self._handle = loop.call_at(deadline, self._check)
 
     @property
     def seen_token(self) -> bool:
         return self._idle is not None
 
+    def watch(self, on_expire: Callable[[], None]) -> None:
+        """Start watching; ``on_expire`` runs when the limit passes."""
+        self._on_expire = on_expire
+        self._handle = self._loop.call_at(self._due, self._check)
+
+    def begin_read(self) -> None:
+        self.reading = True
+        if self._idle is not None:
+            self._due = self._loop.time() + self._idle
+
     def token_seen(self, idle: float) -> None:
         """Switch from the first-token deadline to the idle limit."""
         self._idle = idle
-        self._handle.cancel()
-        self._handle = self._loop.call_at(self._loop.time() + idle, self._check)
+        self._due = self._loop.time() + idle
+        self.cancel()
+        self._handle = self._loop.call_at(self._due, self._check)
 
     def cancel(self) -> None:
-        self._handle.cancel()
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
 
     def _check(self) -> None:
         now = self._loop.time()
-        if self._idle is None:
-            self._expire()
+        if now >= self._due and (self.reading or self._idle is None):
+            self.expired = True
+            self._handle = None
+            if self._on_expire is not None:
+                self._on_expire()
             return
-        if self.reading and now >= self._due:
-            self._expire()
-            return
-        if not self.reading or self._due <= now:
-            # The consumer holds the stream (its time does not count): look again later.
-            self._due = now + self._idle
+        if self._idle is not None and self._due <= now:
+            self._due = now + self._idle  # the consumer holds the stream: look again later
         self._handle = self._loop.call_at(self._due, self._check)
-
-    def _expire(self) -> None:
-        self.expired = True
-        self._on_expire()
 
 
 class _Lines:
     """Splits an SSE byte stream into the payloads of its ``data:`` lines."""
 
-    __slots__ = ("_tail",)
+    __slots__ = ("_tail", "whole")
 
     def __init__(self) -> None:
         self._tail = b""
+        self.whole = False  # the body is one JSON document, not an event stream
 
     def feed(self, data: bytes) -> list[bytes]:
+        if self.whole:
+            return [data]
         if self._tail:
             data = self._tail + data
         lines = data.split(b"\n")
@@ -308,6 +295,7 @@ class _Lines:
         return [p for line in lines if line.startswith(b"data:") and (p := line[5:].strip())]
 
     def finish(self) -> list[bytes]:
+        """Payloads of a last line that lacked its newline."""
         tail, self._tail = self._tail, b""
         return self.feed(tail + b"\n") if tail else []
 
@@ -354,10 +342,6 @@ class _Reply:
         delta = choice.get("delta") or choice.get("message") or {}
         text = delta.get("content") if isinstance(delta, dict) else None
         return text if isinstance(text, str) and text else None
-
-
-def _is_json(response: aiohttp.ClientResponse) -> bool:
-    return response.content_type == "application/json"
 
 
 async def _status_error(response: aiohttp.ClientResponse) -> LLMResponseError:

@@ -56,7 +56,8 @@ def backend_factory(name: str, *, entry_points: bool = True) -> BackendFactory:
         try:
             loaded: BackendFactory = plugins[name].load()
         except Exception as exc:  # a broken plug-in must not look like a typo
-            raise LLMUnavailableError(f"The backend plug-in {name!r} failed to load: {exc}") from exc
+            message = f"The backend plug-in {name!r} failed to load: {exc}"
+            raise LLMUnavailableError(message) from exc
         return loaded
     known = ", ".join(available_backends(entry_points=entry_points))
     raise LLMUnavailableError(
