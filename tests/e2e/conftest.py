@@ -73,6 +73,11 @@ def standin() -> Iterator[Any]:
         yield server
 
 
+@pytest.fixture(autouse=True)
+def _fresh_standin(standin: Any) -> None:
+    standin.reset()
+
+
 @pytest.fixture(scope="session")
 def server_url(standin: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data_dir = tmp_path_factory.mktemp("afterdark-data")
@@ -83,6 +88,7 @@ def server_url(standin: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         AFTERDARK_LLM__BACKEND="openai",
         AFTERDARK_LLM__BASE_URL=standin.base_url,
         AFTERDARK_LLM__MODEL="standin",
+        AFTERDARK_ENVIRONMENT="test",
     )
     log_path = data_dir / "server.log"
     with log_path.open("wb") as log:
@@ -97,7 +103,9 @@ def server_url(standin: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         deadline = time.monotonic() + 60
         while True:
             if proc.poll() is not None:
-                pytest.fail(f"afterdark serve exited with {proc.returncode}:\n{log_path.read_text()}")
+                pytest.fail(
+                    f"afterdark serve exited with {proc.returncode}:\n{log_path.read_text()}"
+                )
             try:
                 if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
                     break
@@ -149,6 +157,11 @@ def page(request: pytest.FixtureRequest, browser: Any, server_url: str) -> Itera
 @pytest.fixture
 def phone_page(request: pytest.FixtureRequest, browser: Any, server_url: str) -> Iterator[Any]:
     yield from _open_page(
-        request, browser, server_url, viewport=PHONE, is_mobile=True, has_touch=True,
+        request,
+        browser,
+        server_url,
+        viewport=PHONE,
+        is_mobile=True,
+        has_touch=True,
         device_scale_factor=2,
     )

@@ -32,9 +32,7 @@ def sign_up(page: Any, *, birthdate: str | None = None, name: str = "Robin") -> 
 
 def api(page: Any, method: str, path: str, body: Any = None) -> Any:
     """Call the JSON API with the page's session cookie (and its CSRF token)."""
-    csrf = next(
-        (c["value"] for c in page.context.cookies() if c["name"] == "afterdark_csrf"), ""
-    )
+    csrf = next((c["value"] for c in page.context.cookies() if c["name"] == "afterdark_csrf"), "")
     response = page.request.fetch(
         f"/api/v1{path}", method=method, data=body, headers={"X-CSRF-Token": csrf}
     )

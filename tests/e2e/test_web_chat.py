@@ -16,6 +16,17 @@ FIRST_REPLY = "*She looks up from her book.* Oh, hello. I didn't hear you come i
 SECOND_REPLY = "*She smiles and closes the book.* Good evening to you too."
 
 
+def script(standin: Any, reply: str, token_delay: float) -> None:
+    """What the stand-in model answers next, and how fast."""
+    standin.reply = reply
+    standin.token_delay = token_delay
+
+
+def shown(text: str) -> str:
+    """How a reply reads on screen: *action* markers become italics."""
+    return text.replace("*", "")
+
+
 def last_message(page: Any) -> Any:
     return page.get_by_test_id("message").last
 
@@ -66,27 +77,30 @@ def test_chat_flow(page: Any, standin: Any) -> None:
     greetings = page.get_by_test_id("message").count()
 
     # A streamed reply: the stop button shows while tokens arrive.
-    standin.script([FIRST_REPLY], token_delay=0.08)
+    script(standin, FIRST_REPLY, token_delay=0.08)
     send(page, "Hello there.")
     expect(page.get_by_test_id("composer-input")).to_have_value("")
     expect(page.get_by_test_id("stop")).to_be_visible()
     reply = last_message(page)
-    expect(reply.get_by_test_id("message-text")).to_have_text(FIRST_REPLY, timeout=20_000)
+    expect(reply.get_by_test_id("message-text")).to_have_text(shown(FIRST_REPLY), timeout=20_000)
     expect(page.get_by_test_id("stop")).to_be_hidden()
     expect(page.get_by_test_id("send")).to_be_visible()
     expect(reply).to_have_attribute("data-status", "complete")
+    conversation = int(page.url.rsplit("/", 1)[1])
+    saved = api(page, "GET", f"/conversations/{conversation}")["messages"][-1]
+    assert saved["content"] == FIRST_REPLY
     expect(reply.locator("em.action").first).to_have_text("She looks up from her book.")
     assert page.get_by_test_id("message").count() == greetings + 2
 
     # Swiping right on the last reply generates another version.
-    standin.script([SECOND_REPLY], token_delay=0.01)
+    script(standin, SECOND_REPLY, token_delay=0.01)
     reply.get_by_test_id("swipe-right").click()
     expect(reply.get_by_test_id("swipe-counter")).to_have_text("2/2")
-    expect(reply.get_by_test_id("message-text")).to_have_text(SECOND_REPLY, timeout=20_000)
+    expect(reply.get_by_test_id("message-text")).to_have_text(shown(SECOND_REPLY), timeout=20_000)
     expect(page.get_by_test_id("stop")).to_be_hidden()
     last_message(page).get_by_test_id("swipe-left").click()
     expect(last_message(page).get_by_test_id("swipe-counter")).to_have_text("1/2")
-    expect(last_message(page).get_by_test_id("message-text")).to_have_text(FIRST_REPLY)
+    expect(last_message(page).get_by_test_id("message-text")).to_have_text(shown(FIRST_REPLY))
 
     # Edit the user's message in place; it stays edited after a reload.
     mine = page.locator('[data-testid="message"][data-role="user"]').last
@@ -115,7 +129,7 @@ def test_stop_keeps_partial_text(page: Any, standin: Any) -> None:
     sign_up(page)
     start_chat(page)
     words = " ".join(f"word{i}" for i in range(200))
-    standin.script([words], token_delay=0.05)
+    script(standin, words, token_delay=0.05)
     send(page, "Tell me a long story.")
     reply = last_message(page)
     expect(reply.get_by_test_id("message-text")).to_contain_text("word3")
@@ -131,7 +145,7 @@ def test_stop_keeps_partial_text(page: Any, standin: Any) -> None:
 def test_backend_error_is_shown_in_chat(page: Any, standin: Any) -> None:
     sign_up(page)
     start_chat(page)
-    standin.fail_next(status=500)
+    standin.fail_status = 500
     send(page, "Are you there?")
     reply = last_message(page)
     expect(reply).to_have_attribute("data-status", "error", timeout=20_000)
@@ -142,7 +156,7 @@ def test_backend_error_is_shown_in_chat(page: Any, standin: Any) -> None:
 def test_impersonate_fills_the_input(page: Any, standin: Any) -> None:
     sign_up(page)
     start_chat(page)
-    standin.script(["I wave and take a seat by the window."], token_delay=0.01)
+    script(standin, "I wave and take a seat by the window.", token_delay=0.01)
     page.get_by_test_id("impersonate").click()
     expect(page.get_by_test_id("composer-input")).to_have_value(
         "I wave and take a seat by the window.", timeout=20_000
@@ -152,7 +166,7 @@ def test_impersonate_fills_the_input(page: Any, standin: Any) -> None:
 def test_delete_and_scene_editor(page: Any, standin: Any) -> None:
     sign_up(page)
     conversation = start_chat(page)
-    standin.script(["Of course."], token_delay=0)
+    script(standin, "Of course.", token_delay=0)
     send(page, "Could you help me?")
     expect(last_message(page).get_by_test_id("message-text")).to_have_text("Of course.")
     before = page.get_by_test_id("message").count()
@@ -216,7 +230,7 @@ def test_phone_chat_has_no_horizontal_scroll(phone_page: Any, standin: Any) -> N
     page = phone_page
     sign_up(page)
     start_chat(page, scene="A windy pier at dusk.")
-    standin.script([FIRST_REPLY + " " + "A very long unbroken word: " + "x" * 120], token_delay=0)
+    script(standin, FIRST_REPLY + " " + "A very long unbroken word: " + "x" * 120, token_delay=0)
     send(page, "Hi! " + "y" * 80)
     expect(last_message(page)).to_have_attribute("data-status", "complete", timeout=20_000)
     widths = page.evaluate(
@@ -234,3 +248,70 @@ def test_phone_chat_has_no_horizontal_scroll(phone_page: Any, standin: Any) -> N
             .filter((r) => r.w < 40 || r.h < 40)"""
     )
     assert small == [], small
+
+
+def test_reload_mid_reply_picks_up_the_stream(page: Any, standin: Any) -> None:
+    sign_up(page)
+    start_chat(page)
+    words = " ".join(f"w{i}" for i in range(40))
+    script(standin, words, token_delay=0.1)
+    send(page, "Count for me, please.")
+    expect(last_message(page).get_by_test_id("message-text")).to_contain_text("w2")
+    page.reload()
+    expect(page.get_by_test_id("stop")).to_be_visible()
+    reply = last_message(page)
+    expect(reply.get_by_test_id("message-text")).to_have_text(words, timeout=20_000)
+    expect(reply).to_have_attribute("data-status", "complete")
+    expect(page.get_by_test_id("stop")).to_be_hidden()
+
+
+def test_greeting_alternates_are_swipes(page: Any) -> None:
+    sign_up(page)
+    start_chat(page)
+    greeting = page.get_by_test_id("message").first
+    counter = greeting.get_by_test_id("swipe-counter")
+    expect(counter).to_have_text(re.compile(r"^1/[2-9]$"))
+    first_text = greeting.get_by_test_id("message-text").inner_text()
+    greeting.get_by_test_id("swipe-right").click()
+    expect(counter).to_have_text(re.compile(r"^2/"))
+    expect(greeting.get_by_test_id("message-text")).not_to_have_text(first_text)
+    greeting.get_by_test_id("swipe-left").click()
+    expect(counter).to_have_text(re.compile(r"^1/"))
+    expect(greeting.get_by_test_id("message-text")).to_have_text(first_text)
+
+
+def test_continue_extends_the_reply(page: Any, standin: Any) -> None:
+    sign_up(page)
+    start_chat(page)
+    script(standin, "The door creaks open.", token_delay=0)
+    send(page, "What was that?")
+    reply = last_message(page)
+    expect(reply.get_by_test_id("message-text")).to_have_text("The door creaks open.")
+    script(standin, " Nobody is there.", token_delay=0.01)
+    reply.get_by_test_id("continue").click()
+    expect(reply.get_by_test_id("message-text")).to_have_text(
+        "The door creaks open. Nobody is there.", timeout=20_000
+    )
+    expect(page.get_by_test_id("stop")).to_be_hidden()
+
+
+def test_search_and_tag_filter(page: Any) -> None:
+    sign_up(page)
+    cards = page.get_by_test_id("character-card")
+    expect(cards.first).to_be_visible()
+    everyone = cards.count()
+    name = cards.first.locator(".char-card-name").inner_text().split("\n")[0]
+    page.get_by_test_id("character-search").fill(name)
+    expect(cards.first.locator(".char-card-name")).to_contain_text(name)
+    assert cards.count() <= everyone
+    page.get_by_test_id("character-search").fill("no such character anywhere")
+    expect(page.get_by_test_id("characters-empty")).to_be_visible()
+    page.get_by_test_id("character-search").fill("")
+    expect(cards).to_have_count(everyone)
+    chip = page.locator('[data-testid="tag-chip"]:not([data-tag=""])').first
+    tag = chip.get_attribute("data-tag")
+    chip.click()
+    expect(chip).to_have_attribute("aria-pressed", "true")
+    expect(page).to_have_url(re.compile(r"tag="))
+    for card in cards.all():
+        expect(card.locator(".tag")).to_contain_text([tag])

@@ -19,7 +19,7 @@ import asyncio
 import re
 import socket
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -73,6 +73,7 @@ class StandIn:
     model: str = "standin-model"
     requests: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
+    peers: list[Any] = field(default_factory=list)  # client address of each request
     completed: int = 0  # streams sent to the end
     disconnects: int = 0  # streams the client left before the end
     base_url: str = ""  # http://127.0.0.1:<port>/v1 once started
@@ -107,6 +108,7 @@ class StandIn:
         body = orjson.loads(await request.read())
         self.requests.append(body)
         self.headers.append(dict(request.headers))
+        self.peers.append(request.transport and request.transport.get_extra_info("peername"))
         if self.api_key is not None and request.headers.get("Authorization") != (
             f"Bearer {self.api_key}"
         ):
@@ -168,8 +170,14 @@ class StandIn:
         await response.prepare(request)
         tail = _chunk(self.model, {}, finish_reason)
         if usage is not None:
-            event = {"id": "chatcmpl-standin", "object": "chat.completion.chunk"}
-            event |= {"created": _CREATED, "model": self.model, "choices": [], "usage": usage}
+            event: dict[str, Any] = {
+                "id": "chatcmpl-standin",
+                "object": "chat.completion.chunk",
+                "created": _CREATED,
+                "model": self.model,
+                "choices": [],
+                "usage": usage,
+            }
             tail += b"data: " + orjson.dumps(event) + b"\n\n"
         tail += _DONE
         try:
@@ -220,7 +228,7 @@ def _listening_socket(host: str, port: int) -> socket.socket:
 
 
 async def _start(server: StandIn, host: str = "127.0.0.1", port: int = 0) -> web.AppRunner:
-    runner = web.AppRunner(server.app(), access_log=None, shutdown_timeout=1.0)
+    runner = web.AppRunner(server.app(), access_log=None, shutdown_timeout=0.2)
     await runner.setup()
     sock = _listening_socket(host, port)
     # A deep backlog: benchmarks open thousands of connections at once.
@@ -294,8 +302,7 @@ def main(argv: list[str] | None = None) -> None:
         api_key=args.api_key,
     )
     # A long benchmark would otherwise keep every request body in memory.
-    server.requests = _Discard()
-    server.headers = _Discard()
+    server.requests = server.headers = server.peers = _Discard()
 
     async def serve() -> None:
         await _start(server, args.host, args.port)
@@ -303,15 +310,18 @@ def main(argv: list[str] | None = None) -> None:
         await asyncio.Event().wait()
 
     try:
-        import uvloop
-
-        run = uvloop.run
-    except ImportError:
-        run = asyncio.run
-    try:
-        run(serve())
+        _run_fast(serve())
     except KeyboardInterrupt:
         pass
+
+
+def _run_fast(coroutine: Coroutine[Any, Any, None]) -> None:
+    try:
+        import uvloop  # several times the throughput of asyncio's own loop
+    except ImportError:
+        asyncio.run(coroutine)
+    else:
+        uvloop.run(coroutine)
 
 
 class _Discard(list[Any]):

@@ -23,10 +23,12 @@ from afterdark.llm.base import (
     ChatMessage,
     Chunk,
     GenerationRequest,
+    LLMBackend,
     LLMError,
     LLMResponseError,
     LLMUnavailableError,
     SamplerSettings,
+    Tokenizer,
     Usage,
 )
 from afterdark.llm.tokenizer import GGUFTokenizer, check_gguf, packaged_model_path, quiet_llama_logs
@@ -70,7 +72,7 @@ class EmbeddedBackend:
         self.model_path: Path = check_gguf(settings.model_path or packaged_model_path())
         self.context_size = settings.context_size
         self.threads = settings.threads or os.cpu_count() or 1
-        self.tokenizer = GGUFTokenizer(self.model_path)
+        self.tokenizer: Tokenizer = GGUFTokenizer(self.model_path)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="afterdark-llm")
         self._model: _Model | None = None  # touched only on the worker thread
         self._closed = False
@@ -259,6 +261,6 @@ def _token_text(llama: Llama, token: int) -> str:
     return llama.detokenize([token], special=True).decode(errors="ignore")
 
 
-def create(settings: LLMSettings) -> EmbeddedBackend:
-    """Factory for the registry."""
+def create(settings: LLMSettings) -> LLMBackend:
+    """Factory for the registry (typed so mypy checks the class against the Protocol)."""
     return EmbeddedBackend(settings)

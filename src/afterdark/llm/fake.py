@@ -11,7 +11,7 @@ import re
 from collections.abc import AsyncIterator, Sequence
 
 from afterdark.config import LLMSettings
-from afterdark.llm.base import Chunk, GenerationRequest, LLMError, Usage
+from afterdark.llm.base import Chunk, GenerationRequest, LLMBackend, LLMError, Tokenizer, Usage
 
 DEFAULT_REPLY = "Hello! I am the fake model, and this is my scripted reply."
 _WORD = re.compile(r"\s*\S+|\s+$")
@@ -53,7 +53,7 @@ class FakeBackend:
         self.error = error
         self.error_after = error_after
         self.context_size = context_size
-        self.tokenizer = WhitespaceTokenizer()
+        self.tokenizer: Tokenizer = WhitespaceTokenizer()
         self.requests: list[GenerationRequest] = []
         self.closed = False
         self._turn = 0
@@ -90,6 +90,6 @@ class FakeBackend:
         self.closed = True
 
 
-def create(settings: LLMSettings) -> FakeBackend:
-    """Factory for the registry."""
+def create(settings: LLMSettings) -> LLMBackend:
+    """Factory for the registry (typed so mypy checks the class against the Protocol)."""
     return FakeBackend(context_size=settings.context_size)

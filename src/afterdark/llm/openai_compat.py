@@ -21,10 +21,12 @@ from afterdark.config import LLMSettings
 from afterdark.llm.base import (
     Chunk,
     GenerationRequest,
+    LLMBackend,
     LLMError,
     LLMResponseError,
     LLMTimeoutError,
     LLMUnavailableError,
+    Tokenizer,
     Usage,
 )
 from afterdark.llm.tokenizer import tokenizer_for
@@ -50,7 +52,7 @@ class OpenAICompatBackend:
     def __init__(self, settings: LLMSettings) -> None:
         self.base_url = settings.base_url.rstrip("/")
         self.context_size = settings.context_size
-        self.tokenizer = tokenizer_for(settings.tokenizer_path)
+        self.tokenizer: Tokenizer = tokenizer_for(settings.tokenizer_path)
         self._url = f"{self.base_url}/chat/completions"
         self._model = settings.model
         self._extended = settings.extended_samplers
@@ -379,6 +381,6 @@ def _os_reason(error: OSError) -> str:
     return os.strerror(error.errno)
 
 
-def create(settings: LLMSettings) -> OpenAICompatBackend:
-    """Factory for the registry."""
+def create(settings: LLMSettings) -> LLMBackend:
+    """Factory for the registry (typed so mypy checks the class against the Protocol)."""
     return OpenAICompatBackend(settings)

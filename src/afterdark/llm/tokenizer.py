@@ -7,9 +7,11 @@ first use so that choosing another backend never loads the native library.
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import logging
 import math
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -54,9 +56,26 @@ def check_gguf(path: Path) -> Path:
 
 def quiet_llama_logs() -> None:
     """Keep llama.cpp's load chatter off stderr unless someone configured its logger."""
+    global _devnull_closer_registered
     logger = logging.getLogger("llama-cpp-python")
     if logger.level == logging.NOTSET:
         logger.setLevel(logging.ERROR)
+    if not _devnull_closer_registered:
+        _devnull_closer_registered = True
+        atexit.register(_close_llama_devnull)
+
+
+_devnull_closer_registered = False
+
+
+def _close_llama_devnull() -> None:
+    # llama_cpp._utils opens os.devnull twice at import and never closes it, which
+    # prints ResourceWarnings at exit under pytest and `python -X dev`.
+    utils = sys.modules.get("llama_cpp._utils")
+    for name in ("outnull_file", "errnull_file"):
+        handle = getattr(utils, name, None)
+        if handle is not None and hasattr(handle, "close"):
+            handle.close()
 
 
 def _vocabulary(path: Path) -> Any:

@@ -68,7 +68,7 @@ async def delete_conversation(conversation_id: int, user: CurrentUser, session: 
     "/conversations/{conversation_id}/messages",
     status_code=201,
     response_model=Turn,
-    responses={200: {"content": {"text/event-stream": {}}, "description": "with ?stream=true"}},
+    responses={201: {"content": {"text/event-stream": {}}, "description": "SSE with ?stream=true"}},
 )
 async def send_message(
     conversation_id: int,
@@ -92,7 +92,7 @@ async def send_message(
     if stream or "text/event-stream" in request.headers.get("accept", ""):
         events = runtime.generations.hub.get(job.generation_id)
         assert events is not None
-        return sse_response(events.subscribe(-1))
+        return sse_response(events.subscribe(-1), status_code=201)
     return Turn(
         user_message=views.message_public(user_message, state.tree),
         reply=views.message_public(reply, state.tree),

@@ -20,17 +20,8 @@ TEMPLATES_DIR = Path(__file__).parent / "templates"
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
 router = APIRouter(include_in_schema=False)
 
-# Pages load only their own scripts and styles; avatars may be data: or blob: URLs.
-_SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-        "connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
-        "frame-ancestors 'none'"
-    ),
-    "Referrer-Policy": "same-origin",
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-store",
-}
+# The shells are tiny and carry no data; never let a shared cache keep one.
+_HEADERS = {"Cache-Control": "no-store"}
 
 
 def _root(request: Request) -> str:
@@ -39,13 +30,12 @@ def _root(request: Request) -> str:
 
 
 def _page(request: Request, template: str, **context: Any) -> HTMLResponse:
-    response = templates.TemplateResponse(
+    return templates.TemplateResponse(
         request,
         template,
         {"root": _root(request), "version": __version__, **context},
-        headers=_SECURITY_HEADERS,
+        headers=_HEADERS,
     )
-    return response
 
 
 @router.get("/")

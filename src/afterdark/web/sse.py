@@ -21,9 +21,10 @@ async def _encode(batches: AsyncIterator[list[Event]]) -> AsyncIterator[bytes]:
         yield b"".join(event.encode() for event in batch)
 
 
-def sse_response(batches: AsyncIterator[list[Event]]) -> StreamingResponse:
+def sse_response(batches: AsyncIterator[list[Event]], status_code: int = 200) -> StreamingResponse:
     return StreamingResponse(
         _encode(batches),
+        status_code=status_code,
         media_type="text/event-stream",
         headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
     )

@@ -1,6 +1,6 @@
 import { get, post, requireUser, url } from "./api.js";
 import { conversationItem } from "./convlist.js";
-import { busy, fillAvatar, h, pageObjectId, renderRichText, showError } from "./ui.js";
+import { busy, fillAvatar, fillNames, h, pageObjectId, renderRichText, showError } from "./ui.js";
 
 const id = pageObjectId();
 const startForm = document.getElementById("start-form");
@@ -15,7 +15,8 @@ const FIELDS = [
 
 async function load() {
   const article = document.getElementById("character");
-  const c = await get(`/characters/${id}`);
+  const [c, persona] = await Promise.all([get(`/characters/${id}`), get("/me/persona").catch(() => null)]);
+  const names = { char: c.name, user: (persona && persona.name) || "you" };
   document.title = `${c.name} · Afterdark`;
   document.getElementById("character-name").textContent = c.name;
   document.getElementById("character-name-2").textContent = c.name;
@@ -29,7 +30,7 @@ async function load() {
   for (const [key, label] of FIELDS) {
     if (!c[key]) continue;
     const dd = h("dd", { class: "rich" });
-    renderRichText(dd, c[key]);
+    renderRichText(dd, fillNames(c[key], names));
     dl.append(h("dt", {}, label), dd);
   }
   if (c.alternate_greetings?.length) {

@@ -2,7 +2,7 @@
 // swipes, edits, branches and the per-chat scene and sampler settings.
 import { API, del, get, patch, post, requireUser, url } from "./api.js";
 import {
-  confirmAction, fillAvatar, formError, h, pageObjectId, renderRichText, showError, toast,
+  confirmAction, fillAvatar, fillNames, formError, h, pageObjectId, renderRichText, showError, toast,
 } from "./ui.js";
 
 const convId = pageObjectId();
@@ -44,6 +44,10 @@ function replaceMessage(old, fresh) {
   return i >= 0;
 }
 
+function showText(el, text) {
+  renderRichText(el, fillNames(text, { char: state.conv.character.name, user: state.userName }));
+}
+
 function nearBottom() {
   return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 120;
 }
@@ -79,7 +83,8 @@ function renderHeader() {
   const who = document.getElementById("chat-who");
   who.href = url(`/characters/${c.character.id}`);
   document.getElementById("chat-name").textContent = c.character.name;
-  document.getElementById("chat-sub").textContent = c.title || "";
+  document.getElementById("chat-sub").textContent =
+    c.title && c.title !== c.character.name ? c.title.replace(/\*/g, "") : "";
   fillAvatar(document.getElementById("chat-avatar"), c.character.name, c.character.avatar_url);
   document.title = `${c.character.name} · Afterdark`;
 
@@ -92,7 +97,7 @@ function renderHeader() {
     note.hidden = true;
   }
   const card = document.getElementById("scene-card");
-  renderRichText(document.getElementById("scene-text"), c.scene || "");
+  showText(document.getElementById("scene-text"), c.scene || "");
   card.hidden = !c.scene;
 }
 
@@ -174,7 +179,7 @@ function messageEl(m, index, msgs) {
     body.append(editorFor(m));
   } else {
     const text = h("div", { class: "msg-text", "data-testid": "message-text" });
-    renderRichText(text, m.content);
+    showText(text, m.content);
     text.addEventListener("click", () => {
       state.selected = state.selected === m.id ? null : m.id;
       for (const el of list.querySelectorAll(".msg.is-selected")) el.classList.remove("is-selected");
@@ -187,8 +192,8 @@ function messageEl(m, index, msgs) {
       m.error || "The reply could not be generated."));
   }
 
-  const bar = h("div", { class: "msg-bar" });
   const swipes = swipeBar(m, isLastReply);
+  const bar = h("div", { class: swipes ? "msg-bar" : "msg-bar no-swipes" });
   if (swipes) bar.append(swipes);
   const actions = h("div", { class: "msg-actions", "data-testid": "message-actions" });
   if (isLast && !isUser) {
@@ -240,7 +245,7 @@ function paintStreaming() {
     const text = li && li.querySelector(".msg-text");
     if (!text) return;
     const stick = nearBottom();
-    renderRichText(text, s.text);
+    showText(text, s.text);
     if (stick) scrollToBottom();
   });
 }

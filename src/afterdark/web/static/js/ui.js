@@ -94,6 +94,18 @@ export function confirmAction(text, okLabel = "Delete") {
 }
 
 /**
+ * Show {{char}} and {{user}} (and the legacy <BOT>/<USER>) as names. The server expands every
+ * macro in the prompt; this covers text shown as stored, such as a card's greeting.
+ */
+export function fillNames(text, { char = "", user = "" } = {}) {
+  return String(text || "").replace(/\{\{\s*(char|user)\s*\}\}|<(bot|user)>/gi, (whole, a, b) => {
+    const key = (a || b).toLowerCase();
+    const name = key === "user" ? user : char;
+    return name || whole;
+  });
+}
+
+/**
  * Put `text` into `container` safely (text nodes only), styling *action* spans as italics.
  * Line breaks are kept by CSS (white-space: pre-wrap).
  */
