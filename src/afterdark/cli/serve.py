@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import typer
-import uvicorn
 
-from afterdark.app import create_app
 from afterdark.cli.common import settings_or_exit
 
 
@@ -15,6 +13,10 @@ def serve(
     log_level: str = typer.Option("info", help="uvicorn log level."),
 ) -> None:
     """Run the web app and API."""
+    import uvicorn
+
+    from afterdark.app import create_app
+
     settings = settings_or_exit()
     app = create_app(settings)
     uvicorn.run(
