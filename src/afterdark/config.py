@@ -37,7 +37,7 @@ class LLMSettings(_Section):
     )
     model_path: Path | None = Field(
         default=None,
-        description="embedded: a GGUF file to load; empty means the packaged SmolLM2-135M-Instruct.",
+        description="embedded: a GGUF file to load; empty: the packaged SmolLM2-135M-Instruct.",
     )
     context_size: int = Field(default=2048, ge=256, le=1_048_576, description="Context window.")
     threads: int | None = Field(
@@ -192,8 +192,8 @@ SECRET_NAMES = ("api_key", "secret_key", "password")
 
 def masked(settings: Settings) -> dict[str, Any]:
     """The effective settings as plain data, with secrets replaced by '********'."""
-    data = settings.model_dump(mode="json")
-    return _mask(data)
+    data: dict[str, Any] = _mask(settings.model_dump(mode="json"))
+    return data
 
 
 def _mask(value: Any, key: str = "") -> Any:

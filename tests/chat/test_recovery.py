@@ -32,11 +32,16 @@ async def test_startup_marks_streaming_replies_interrupted(tmp_path: Path) -> No
         session.add(conversation)
         await session.flush()
         message = Message(
-            conversation_id=conversation.id, role="assistant", content="Half a sen", status="streaming"
+            conversation_id=conversation.id,
+            role="assistant",
+            content="Half a sen",
+            status="streaming",
         )
         session.add(message)
         await session.flush()
-        session.add(Generation(conversation_id=conversation.id, message_id=message.id, kind="reply"))
+        session.add(
+            Generation(conversation_id=conversation.id, message_id=message.id, kind="reply")
+        )
         await session.commit()
     await runtime.database.dispose()  # the process dies without closing the generation
 
@@ -47,6 +52,7 @@ async def test_startup_marks_streaming_replies_interrupted(tmp_path: Path) -> No
             assert saved is not None
             assert (saved.status, saved.content) == ("interrupted", "Half a sen")
             generation = await session.scalar(select(Generation))
-            assert generation is not None and generation.status == "interrupted"
+            assert generation is not None
+            assert generation.status == "interrupted"
     finally:
         await restarted.aclose()

@@ -59,8 +59,16 @@ def test_users_create_characters_list_and_chat(env: dict[str, str], standin: Any
 
     standin.reply = "Second reply."
     again = run(
-        ["chat", str(mara["id"]), "--user", "cli@example.com", "--message", "More?",
-         "--conversation", conversation],
+        [
+            "chat",
+            str(mara["id"]),
+            "--user",
+            "cli@example.com",
+            "--message",
+            "More?",
+            "--conversation",
+            conversation,
+        ],
         env,
     )
     assert again.returncode == 0, again.stderr
@@ -76,7 +84,10 @@ def test_errors_are_one_line_and_nonzero(env: dict[str, str], standin: Any) -> N
         stdin=PASSWORD + "\n",
     )
     assert minor.returncode != 0
-    assert minor.stderr.strip() == "error: Afterdark is for adults only: you must be 18 or older to sign up."
+    assert (
+        minor.stderr.strip()
+        == "error: Afterdark is for adults only: you must be 18 or older to sign up."
+    )
     bad_date = run(
         ["users", "create", "a@example.com", "--birthdate", "yesterday", "--password-stdin"],
         env,
@@ -88,8 +99,11 @@ def test_errors_are_one_line_and_nonzero(env: dict[str, str], standin: Any) -> N
     assert nobody.returncode == 1
     assert "No account with email ghost@example.com" in nobody.stderr
 
-    run(["users", "create", "u@example.com", "--birthdate", "1990-01-01", "--password-stdin"],
-        env, stdin=PASSWORD + "\n")
+    run(
+        ["users", "create", "u@example.com", "--birthdate", "1990-01-01", "--password-stdin"],
+        env,
+        stdin=PASSWORD + "\n",
+    )
     standin.fail_status = 503
     failed = run(["chat", "1", "--user", "u@example.com", "--message", "hi"], env)
     assert failed.returncode == 1

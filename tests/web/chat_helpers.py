@@ -41,7 +41,9 @@ async def start_conversation(
     return dict(response.json())
 
 
-async def events_of(http: httpx.AsyncClient, generation_id: int, **headers: str) -> list[dict[str, Any]]:
+async def events_of(
+    http: httpx.AsyncClient, generation_id: int, **headers: str
+) -> list[dict[str, Any]]:
     response = await http.get(f"/api/v1/generations/{generation_id}/events", headers=headers)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/event-stream")

@@ -25,9 +25,9 @@ async def test_catalogue_lists_seed_characters(user_client: httpx.AsyncClient) -
 
 
 async def test_search_and_tag_filter(user_client: httpx.AsyncClient) -> None:
-    assert [r["name"] for r in (await user_client.get("/api/v1/characters?q=lighthouse")).json()] == [
-        "Mara Quill"
-    ]
+    assert [
+        r["name"] for r in (await user_client.get("/api/v1/characters?q=lighthouse")).json()
+    ] == ["Mara Quill"]
     tagged = (await user_client.get("/api/v1/characters?tag=anime")).json()
     assert [r["name"] for r in tagged] == ["Ren Aoyama"]
 

@@ -38,12 +38,16 @@ async def test_conversation_opens_with_greeting_swipes(user_client: httpx.AsyncC
     assert "Jupiter" in swiped.json()["messages"][0]["content"]
 
 
-async def test_send_streams_reply_and_saves_it(user_client: httpx.AsyncClient, standin: Any) -> None:
+async def test_send_streams_reply_and_saves_it(
+    user_client: httpx.AsyncClient, standin: Any
+) -> None:
     standin.reply = "The kettle is already on, traveller."
     await user_client.put(
         "/api/v1/me/persona", json={"name": "Sam", "description": "A stranded geologist."}
     )
-    conversation = await start_conversation(user_client, scene="the cabin, late, you have been waiting")
+    conversation = await start_conversation(
+        user_client, scene="the cabin, late, you have been waiting"
+    )
     turn = await send(user_client, conversation["id"], "Hello, {{char}}!")
     assert turn["reply"]["status"] == "streaming"
     events = await events_of(user_client, turn["generation_id"])
@@ -63,7 +67,8 @@ async def test_send_streams_reply_and_saves_it(user_client: httpx.AsyncClient, s
     prompt = standin.requests[-1]["messages"]
     system = prompt[0]["content"]
     assert prompt[0]["role"] == "system"
-    assert "Mara Quill" in system and "lighthouse" in system
+    assert "Mara Quill" in system
+    assert "lighthouse" in system
     assert "the cabin, late, you have been waiting" in system
     assert "A stranded geologist." in system
     assert prompt[-1] == {"role": "user", "content": "Hello, Mara Quill!"}
@@ -71,7 +76,9 @@ async def test_send_streams_reply_and_saves_it(user_client: httpx.AsyncClient, s
     assert standin.requests[-1]["temperature"] == 0.7
 
 
-async def test_send_with_stream_flag_answers_sse(user_client: httpx.AsyncClient, standin: Any) -> None:
+async def test_send_with_stream_flag_answers_sse(
+    user_client: httpx.AsyncClient, standin: Any
+) -> None:
     standin.reply = "Right here."
     conversation = await start_conversation(user_client)
     response = await user_client.post(
@@ -92,7 +99,9 @@ async def test_reconnect_resumes_after_last_event_id(
     turn = await send(user_client, conversation["id"], "Count for me.")
     everything = await events_of(user_client, turn["generation_id"])
     first_token = next(e for e in everything if e["event"] == "token")
-    rest = await events_of(user_client, turn["generation_id"], **{"Last-Event-ID": first_token["id"]})
+    rest = await events_of(
+        user_client, turn["generation_id"], **{"Last-Event-ID": first_token["id"]}
+    )
     assert int(rest[0]["id"]) > int(first_token["id"])
     assert first_token["data"]["text"] + streamed_text(rest) == standin.reply
     by_query = await user_client.get(
@@ -133,7 +142,9 @@ async def test_regenerate_adds_swipes_and_swipe_moves_between_them(
     # The regeneration saw the same history, not the first answer.
     assert standin.requests[-1]["messages"][-1]["content"] == "Tell me something."
 
-    left = await user_client.post(f"/api/v1/messages/{last['id']}/swipe", json={"direction": "left"})
+    left = await user_client.post(
+        f"/api/v1/messages/{last['id']}/swipe", json={"direction": "left"}
+    )
     assert left.json()["messages"][-1]["content"] == "First answer."
     edge = await user_client.post(
         f"/api/v1/messages/{turn['reply']['id']}/swipe", json={"direction": "left"}
@@ -160,7 +171,9 @@ async def test_continue_extends_the_reply_with_a_prefill(
     assert state["messages"][-1]["swipe_count"] == 1
 
 
-async def test_impersonate_drafts_without_saving(user_client: httpx.AsyncClient, standin: Any) -> None:
+async def test_impersonate_drafts_without_saving(
+    user_client: httpx.AsyncClient, standin: Any
+) -> None:
     conversation = await start_conversation(user_client)
     standin.reply = "I shake the rain off my coat."
     response = await user_client.post(f"/api/v1/conversations/{conversation['id']}/impersonate")
@@ -219,7 +232,8 @@ async def test_backend_error_is_shown_and_nothing_is_lost(
     turn = await send(user_client, conversation["id"], "Are you there?")
     done = (await events_of(user_client, turn["generation_id"]))[-1]
     assert done["data"]["status"] == "error"
-    assert "500" in done["data"]["error"] and "model exploded" in done["data"]["error"]
+    assert "500" in done["data"]["error"]
+    assert "model exploded" in done["data"]["error"]
     state = (await user_client.get(f"/api/v1/conversations/{conversation['id']}")).json()
     assert state["messages"][-2]["content"] == "Are you there?"
     assert state["messages"][-1]["status"] == "error"
@@ -228,7 +242,9 @@ async def test_backend_error_is_shown_and_nothing_is_lost(
     standin.fail_status = None
     standin.reply = "Here now."
     again = await user_client.post(f"/api/v1/messages/{turn['reply']['id']}/regenerate")
-    assert (await events_of(user_client, again.json()["generation_id"]))[-1]["data"]["status"] == "complete"
+    assert (await events_of(user_client, again.json()["generation_id"]))[-1]["data"][
+        "status"
+    ] == "complete"
 
 
 async def test_stream_dropped_mid_reply_keeps_partial_text(
@@ -254,7 +270,9 @@ async def test_bad_input_gets_clear_4xx(client: httpx.AsyncClient) -> None:
     huge = await client.post(url, json={"content": "x" * 1_000_000})
     assert huge.status_code in (413, 422)
     assert "limit" in huge.json()["error"]["message"]
-    malformed = await client.post(url, content=b'{"content": ', headers={"content-type": "application/json"})
+    malformed = await client.post(
+        url, content=b'{"content": ', headers={"content-type": "application/json"}
+    )
     assert malformed.status_code == 422
     assert "JSON" in malformed.json()["error"]["message"]
     wrong_type = await client.post(url, json={"content": 42})
@@ -263,7 +281,9 @@ async def test_bad_input_gets_clear_4xx(client: httpx.AsyncClient) -> None:
     extra = await client.post(url, json={"content": "hi", "sneaky": True})
     assert extra.status_code == 422
     assert (await client.get("/api/v1/conversations/999999")).status_code == 404
-    assert (await client.post("/api/v1/conversations/abc/messages", json={"content": "x"})).status_code == 422
+    assert (
+        await client.post("/api/v1/conversations/abc/messages", json={"content": "x"})
+    ).status_code == 422
     assert (await client.get("/api/v1/generations/424242/events")).status_code == 404
     bad_swipe = await client.post(
         f"/api/v1/messages/{conversation['messages'][0]['id']}/swipe", json={"direction": "up"}
@@ -273,7 +293,9 @@ async def test_bad_input_gets_clear_4xx(client: httpx.AsyncClient) -> None:
     assert unknown_character.status_code == 404
 
 
-async def test_other_users_conversations_are_invisible(client: httpx.AsyncClient, standin: Any) -> None:
+async def test_other_users_conversations_are_invisible(
+    client: httpx.AsyncClient, standin: Any
+) -> None:
     await signup(client)
     standin.reply = "Private."
     conversation = await start_conversation(client)

@@ -154,7 +154,9 @@ async def user_for_api_token(session: AsyncSession, secret: str) -> User | None:
     now = utcnow()
     # Recorded once a minute at most: a write per request would serialise SQLite.
     if row[2] is None or now - as_utc(row[2]) > timedelta(minutes=1):
-        await session.execute(update(ApiToken).where(ApiToken.id == row[1]).values(last_used_at=now))
+        await session.execute(
+            update(ApiToken).where(ApiToken.id == row[1]).values(last_used_at=now)
+        )
     return row[0]
 
 

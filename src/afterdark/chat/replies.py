@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from afterdark.accounts import service as accounts_service
 from afterdark.accounts.models import User
 from afterdark.chat.generation import GenerationJob, Generations
-from afterdark.chat.streams import Event
 from afterdark.chat.models import Conversation, Generation, Message
 from afterdark.chat.prompt import (
     CharacterPrompt,
@@ -32,7 +31,8 @@ from afterdark.chat.service import (
     get_state,
     select_path_to,
 )
-from afterdark.errors import ConflictError, InvalidInputError, NotFoundError
+from afterdark.chat.streams import Event
+from afterdark.errors import InvalidInputError, NotFoundError
 from afterdark.kit.clock import utcnow
 from afterdark.llm.base import GenerationRequest
 
@@ -120,7 +120,9 @@ async def continue_reply(
     select_path_to(state, message)
     base = message.content
     message.status, message.error = "streaming", None
-    job = await _start(session, generations, user, state, message, "continue", mode="continue", base=base)
+    job = await _start(
+        session, generations, user, state, message, "continue", mode="continue", base=base
+    )
     return state, message, job
 
 
@@ -240,7 +242,9 @@ async def _start(
         conversation_id=state.conversation.id,
         message_id=reply.id if reply else None,
         kind=kind,
-        request=GenerationRequest(messages=prompt.messages, sampler=sampler, prefill=prompt.prefill),
+        request=GenerationRequest(
+            messages=prompt.messages, sampler=sampler, prefill=prompt.prefill
+        ),
         base_content=base,
     )
     generations.start(job)

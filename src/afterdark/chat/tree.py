@@ -5,16 +5,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 
 class Node(Protocol):
-    @property
-    def id(self) -> int: ...
-    @property
-    def parent_id(self) -> int | None: ...
-    @property
-    def active_child_id(self) -> int | None: ...
+    # Any, not int: mypy checks a type argument against the class attributes, and on a
+    # mapped class those are SQLAlchemy descriptors rather than ints.
+    id: Any
+    parent_id: Any
+    active_child_id: Any
 
 
 N = TypeVar("N", bound=Node)
@@ -61,7 +60,7 @@ class Tree(Generic[N]):
         """The ancestors of ``message``, root first, ending with it."""
         path = [message]
         while path[-1].parent_id is not None:
-            path.append(self.nodes[path[-1].parent_id])  # type: ignore[index]
+            path.append(self.nodes[path[-1].parent_id])
         path.reverse()
         return path
 

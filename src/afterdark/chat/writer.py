@@ -31,7 +31,9 @@ class FinalState:
     error: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
-    done: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    done: asyncio.Future[None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
 
 
 class ReplyWriter:

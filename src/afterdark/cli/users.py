@@ -19,7 +19,9 @@ app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
 def create(
     email: str = typer.Argument(..., help="Email address to log in with."),
     birthdate: str = typer.Option(..., help="Date of birth, YYYY-MM-DD (18+ only; not stored)."),
-    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin."),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the password from stdin."
+    ),
     admin: bool = typer.Option(False, "--admin", help="Make the account an admin."),
     display_name: str = typer.Option("", help="Name shown in the app."),
 ) -> None:
@@ -60,7 +62,12 @@ def list_users(as_json: bool = typer.Option(False, "--json", help="Print JSON.")
         async with database(settings) as db, db.session() as session:
             users = await accounts_service.list_users(session)
             return [
-                {"id": u.id, "email": u.email, "is_admin": u.is_admin, "created_at": u.created_at.isoformat()}
+                {
+                    "id": u.id,
+                    "email": u.email,
+                    "is_admin": u.is_admin,
+                    "created_at": u.created_at.isoformat(),
+                }
                 for u in users
             ]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from afterdark.accounts import service as accounts_service
+from afterdark.accounts.models import User
 from afterdark.accounts.schemas import (
     LoginRequest,
     PersonaPublic,
@@ -13,7 +14,6 @@ from afterdark.accounts.schemas import (
     UserCreate,
     UserPublic,
 )
-from afterdark.accounts.models import User
 from afterdark.errors import PermissionDeniedError
 from afterdark.runtime import Runtime
 from afterdark.web.deps import (

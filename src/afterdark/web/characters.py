@@ -25,7 +25,9 @@ async def list_characters(
 
 
 @router.get("/{character_id}")
-async def get_character(character_id: int, user: CurrentUser, session: SessionDep) -> CharacterPublic:
+async def get_character(
+    character_id: int, user: CurrentUser, session: SessionDep
+) -> CharacterPublic:
     character = await characters_service.get_character(session, user, character_id)
     return characters_service.public(character, user)
 

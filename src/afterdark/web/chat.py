@@ -128,7 +128,9 @@ async def edit_message(
 
 
 @router.delete("/messages/{message_id}")
-async def delete_message(message_id: int, user: CurrentUser, session: SessionDep) -> ConversationPublic:
+async def delete_message(
+    message_id: int, user: CurrentUser, session: SessionDep
+) -> ConversationPublic:
     return views.conversation_public(await chat_service.delete_message(session, user, message_id))
 
 
