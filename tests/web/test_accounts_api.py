@@ -114,3 +114,16 @@ async def test_security_headers_present(client: httpx.AsyncClient) -> None:
     assert response.json()["status"] == "ok"
     assert response.headers["x-content-type-options"] == "nosniff"
     assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+
+
+async def test_admin_routes_need_the_admin_role(client: httpx.AsyncClient) -> None:
+    await signup(client)  # first account: admin
+    assert [u["email"] for u in (await client.get("/api/v1/admin/users")).json()] == [
+        "ada@example.com"
+    ]
+    other = httpx.AsyncClient(transport=client._transport, base_url="http://test")
+    async with other:
+        await signup(other, email="bo@example.com")
+        denied = await other.get("/api/v1/admin/users")
+        assert denied.status_code == 403
+        assert "admin" in denied.json()["error"]["message"]

@@ -85,3 +85,12 @@ async def current_user(request: Request, runtime: RuntimeDep) -> User:
 
 CurrentUser = Annotated[User, Depends(current_user)]
 OptionalUser = Annotated[User | None, Depends(optional_user)]
+
+
+async def admin_user(user: CurrentUser) -> User:
+    if not user.is_admin:
+        raise PermissionDeniedError("This needs an admin account.")
+    return user
+
+
+AdminUser = Annotated[User, Depends(admin_user)]
