@@ -46,3 +46,17 @@ def test_toml_file_is_read_and_env_wins(monkeypatch: pytest.MonkeyPatch, tmp_pat
 def test_database_password_is_masked() -> None:
     settings = load_settings(database_url="postgresql+asyncpg://app:hunter2@db/afterdark")
     assert masked(settings)["database_url"] == "postgresql+asyncpg://app:********@db/afterdark"
+
+
+def test_production_requires_https_public_url() -> None:
+    with pytest.raises(ConfigError, match="must be an https:// URL"):
+        load_settings(environment="production")
+    settings = load_settings(environment="production", server={"public_url": "https://a.example"})
+    assert settings.secure_cookies
+
+
+def test_configuration_reference_is_current() -> None:
+    from afterdark.config_reference import settings_reference
+
+    docs = Path(__file__).parent.parent / "docs" / "configuration.md"
+    assert docs.read_text() == settings_reference(), "run: afterdark config docs > docs/configuration.md"

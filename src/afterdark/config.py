@@ -11,15 +11,21 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
-
-from afterdark.llm.base import SamplerSettings
 
 
 class ConfigError(Exception):
@@ -96,7 +102,6 @@ class ChatSettings(_Section):
     flush_interval: float = Field(
         default=0.5, gt=0, le=10, description="Seconds between saves of a streaming reply."
     )
-    default_sampler: SamplerSettings = Field(default_factory=SamplerSettings)
 
 
 class SecuritySettings(_Section):
@@ -120,7 +125,8 @@ class Settings(BaseSettings):
     )
 
     environment: Literal["development", "production", "test"] = Field(
-        default="development", description="'production' refuses unsafe defaults."
+        default="development",
+        description="'production' requires an https:// server.public_url, so cookies are Secure.",
     )
     data_dir: Path = Field(default=Path("data"), description="Database, keys and files.")
     database_url: str = Field(
@@ -153,6 +159,15 @@ class Settings(BaseSettings):
             raise ValueError("must be a sqlite+aiosqlite:// or postgresql+asyncpg:// URL")
         return value
 
+    @model_validator(mode="after")
+    def _production(self) -> Settings:
+        if self.environment == "production" and not self.secure_cookies:
+            raise ValueError(
+                "AFTERDARK_SERVER__PUBLIC_URL must be an https:// URL when "
+                "AFTERDARK_ENVIRONMENT=production (login cookies must be Secure)"
+            )
+        return self
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -183,7 +198,10 @@ def describe_validation_error(exc: ValidationError) -> str:
     lines = ["Invalid configuration:"]
     for error in exc.errors():
         path = "__".join(str(part) for part in error["loc"]).upper()
-        lines.append(f"  AFTERDARK_{path}: {error['msg']} (got {error.get('input')!r})")
+        if path:
+            lines.append(f"  AFTERDARK_{path}: {error['msg']} (got {error.get('input')!r})")
+        else:
+            lines.append(f"  {error['msg'].removeprefix('Value error, ')}")
     return "\n".join(lines)
 
 

@@ -16,3 +16,11 @@ app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
 def show() -> None:
     """Print the effective settings (secrets masked) as JSON."""
     typer.echo(json.dumps(masked(settings_or_exit()), indent=2, sort_keys=True))
+
+
+@app.command("docs")
+def docs() -> None:
+    """Print the configuration reference as Markdown."""
+    from afterdark.config_reference import settings_reference
+
+    typer.echo(settings_reference(), nl=False)
