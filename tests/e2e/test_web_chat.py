@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 import pytest
-from e2e_helpers import api, sign_up
+from e2e_helpers import PASSWORD, api, sign_up
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.e2e
@@ -224,6 +224,14 @@ def test_settings_tokens_persona_logout(page: Any) -> None:
     page.get_by_test_id("logout").click()
     expect(page).to_have_url(re.compile(r"/login$"))
     assert page.request.get("/api/v1/me").status == 401
+
+    page.get_by_test_id("login-email").fill(email)
+    page.get_by_test_id("login-password").fill("not the password")
+    page.get_by_test_id("login-submit").click()
+    expect(page.get_by_test_id("form-error")).to_be_visible()
+    page.get_by_test_id("login-password").fill(PASSWORD)
+    page.get_by_test_id("login-submit").click()
+    expect(page).to_have_url(re.compile(r"/characters$"))
 
 
 def test_phone_chat_has_no_horizontal_scroll(phone_page: Any, standin: Any) -> None:

@@ -137,6 +137,12 @@ function editorFor(m) {
     area.style.height = "auto";
     area.style.height = `${area.scrollHeight + 2}px`;
   });
+  // A re-render (say, a reply finishing) rebuilds this editor; keep the caret where it was.
+  const remember = () => { state.editing.caret = [area.selectionStart, area.selectionEnd]; };
+  area.addEventListener("select", remember);
+  area.addEventListener("keyup", remember);
+  area.addEventListener("pointerup", remember);
+  area.addEventListener("input", remember);
   const save = () => saveEdit(m, area.value);
   area.addEventListener("keydown", (e) => {
     if (e.key === "Escape") { e.preventDefault(); cancelEdit(); }
@@ -144,7 +150,10 @@ function editorFor(m) {
   });
   queueMicrotask(() => {
     area.style.height = `${area.scrollHeight + 2}px`;
-    if (document.activeElement !== area) area.focus();
+    if (!state.editing || !state.editing.focus || document.activeElement === area) return;
+    area.focus();
+    const [start, end] = state.editing?.caret || [area.value.length, area.value.length];
+    area.setSelectionRange(start, end);
   });
   return h("div", { class: "msg-edit" }, area,
     h("div", { class: "msg-edit-actions" },
@@ -188,10 +197,14 @@ function messageEl(m, index, msgs) {
     body.append(text);
   }
   if (m.status === "error") {
-    body.append(h("p", { class: "msg-error", role: "alert", "data-testid": "message-error" },
+    body.append(h("p", { class: "msg-error", "data-testid": "message-error" },
       m.error || "The reply could not be generated."));
   }
 
+  if (state.editing && state.editing.id === m.id) {
+    li.append(body);
+    return li;
+  }
   const swipes = swipeBar(m, isLastReply);
   const bar = h("div", { class: swipes ? "msg-bar" : "msg-bar no-swipes" });
   if (swipes) bar.append(swipes);
@@ -216,6 +229,10 @@ function renderMessages() {
   if (!state.conv) return;
   const stick = nearBottom();
   const msgs = messages();
+  if (state.editing && list.querySelector(".msg-editor")) {
+    // Refocus the rebuilt editor only if the person was typing in it.
+    state.editing.focus = document.activeElement?.classList.contains("msg-editor") ?? false;
+  }
   list.replaceChildren(...msgs.map((m, i) => messageEl(m, i, msgs)));
   list.setAttribute("aria-busy", "false");
   if (!msgs.length) {
@@ -329,7 +346,18 @@ function openStream(gid, { base = null } = {}) {
   });
 }
 
+function announce(text) {
+  document.getElementById("chat-announce").textContent = text;
+}
+
 function finishStream(s, d) {
+  if (s.kind !== "impersonate" && state.conv) {
+    const said = d.message ? d.message.content : d.content;
+    const name = state.conv.character.name;
+    announce(d.status === "error"
+      ? `${name}'s reply failed: ${d.error || "unknown error"}`
+      : `${name}: ${fillNames(said || "", { char: name, user: state.userName })}`);
+  }
   if (s.kind === "impersonate") {
     if (typeof d.content === "string" && d.status !== "error") input.value = d.content;
     if (d.status === "error") toast(d.error || "Could not draft your line.");
@@ -350,6 +378,14 @@ function finishStream(s, d) {
   if (state.conv) state.conv.generation_id = null;
   updateComposer();
   renderMessages();
+  if (state.conv && (!state.conv.title || state.conv.title === state.conv.character.name)) {
+    // The server names a chat after its first line; show the new name.
+    get(`/conversations/${convId}`).then((fresh) => {
+      if (!state.conv) return;
+      state.conv.title = fresh.title;
+      renderHeader();
+    }).catch(() => {});
+  }
 }
 
 // ---------- actions ----------
@@ -442,7 +478,7 @@ async function stop() {
 
 function startEdit(m) {
   if (locked()) return;
-  state.editing = { id: m.id, draft: m.content };
+  state.editing = { id: m.id, draft: m.content, focus: true };
   renderMessages();
 }
 
@@ -482,6 +518,7 @@ function branch(m) {
 // ---------- scene and sampler dialogs ----------
 
 function openScene() {
+  if (!state.conv) return;
   const form = sceneDialog.querySelector("form");
   form.elements.namedItem("scene").value = state.conv.scene || "";
   sceneDialog.showModal();
@@ -512,6 +549,7 @@ function fillSampler(form, sampler) {
 }
 
 async function openSampler() {
+  if (!state.conv) return;
   const form = samplerDialog.querySelector("form");
   formError(form, "");
   if (!state.presets) {

@@ -5,7 +5,8 @@ import { fillAvatar, h, timeEl } from "./ui.js";
 /** A link to the chat, with its title, a preview when the API gives one, and its last update. */
 export function conversationItem(c, { showCharacter = false, onDelete = null } = {}) {
   const name = c.character?.name || "";
-  const title = c.title || (showCharacter && name ? `Chat with ${name}` : `Chat #${c.id}`);
+  const title = (c.title || "").replace(/\*/g, "").trim()
+    || (showCharacter && name ? `Chat with ${name}` : `Chat #${c.id}`);
   const preview = c.last_message?.content ?? c.preview ?? c.last_message_preview ?? "";
   const link = h("a", { class: "conv-link", href: url(`/chat/${c.id}`), "data-testid": "conversation-link", "data-conversation-id": c.id },
     showCharacter && c.character
@@ -14,7 +15,8 @@ export function conversationItem(c, { showCharacter = false, onDelete = null } =
     h("span", { class: "conv-body" },
       h("span", { class: "conv-title" }, title),
       preview ? h("span", { class: "conv-preview muted" }, typeof preview === "string" ? preview : "") : null,
-      h("span", { class: "conv-time muted" }, timeEl(c.updated_at || c.created_at))));
+      h("span", { class: "conv-time muted" },
+        showCharacter && name ? `${name} · ` : "", timeEl(c.updated_at || c.created_at))));
   const item = h("li", { class: "conv-item", "data-testid": "conversation-item" }, link);
   if (onDelete) {
     item.append(h("button", {

@@ -40,6 +40,8 @@ async function loadPersona() {
   const persona = await get("/me/persona");
   personaForm.elements.namedItem("name").value = persona.name || "";
   personaForm.elements.namedItem("description").value = persona.description || "";
+  // Editable only once loaded, so an early edit is not overwritten.
+  document.getElementById("persona-fields").disabled = false;
 }
 
 personaForm.addEventListener("submit", async (event) => {
