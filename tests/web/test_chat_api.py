@@ -329,3 +329,28 @@ async def test_other_users_conversations_are_invisible(
         assert (await other.get("/api/v1/conversations")).json() == []
     state = (await client.get(f"/api/v1/conversations/{conversation['id']}")).json()
     assert state["messages"][-2]["content"] == "A secret."
+
+
+async def test_greetings_have_macros_expanded(user_client: httpx.AsyncClient) -> None:
+    await user_client.put("/api/v1/me/persona", json={"name": "Robin", "description": ""})
+    conversation = await start_conversation(user_client, name="Captain Isolde Varga")
+    greeting = conversation["messages"][0]["content"]
+    assert "{{char}}" not in greeting
+    assert "Captain Isolde Varga takes the wheel" in greeting
+
+
+async def test_regenerate_on_a_user_message_replies_to_it(
+    user_client: httpx.AsyncClient, standin: Any
+) -> None:
+    conversation = await start_conversation(user_client)
+    standin.reply = "A reply."
+    turn = await send(user_client, conversation["id"], "Question?")
+    await events_of(user_client, turn["generation_id"])
+    await user_client.delete(f"/api/v1/messages/{turn['reply']['id']}")
+    standin.reply = "A fresh reply."
+    again = await user_client.post(f"/api/v1/messages/{turn['user_message']['id']}/regenerate")
+    assert again.status_code == 201
+    assert again.json()["reply"]["parent_id"] == turn["user_message"]["id"]
+    await events_of(user_client, again.json()["generation_id"])
+    state = (await user_client.get(f"/api/v1/conversations/{conversation['id']}")).json()
+    assert [m["content"] for m in state["messages"][1:]] == ["Question?", "A fresh reply."]

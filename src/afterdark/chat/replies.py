@@ -87,19 +87,18 @@ async def send(
 async def regenerate(
     session: AsyncSession, generations: Generations, user: User, message_id: int
 ) -> tuple[ConversationState, Message, GenerationJob]:
-    """A new swipe: another reply to the same user message."""
+    """A new swipe of a reply; on a user message, a (new) reply to it."""
     state, message = await get_message_state(session, user, message_id)
     _ensure_idle(state)
-    if message.role != "assistant":
-        raise InvalidInputError("Only a character's reply can be regenerated.")
-    if message.parent_id is None:
+    if message.role == "assistant" and message.parent_id is None:
         raise InvalidInputError("Greetings come from the character card; swipe to see the others.")
+    answered = message.parent_id if message.role == "assistant" else message.id
     reply = await _add(
         session,
         state,
         Message(
             conversation_id=state.conversation.id,
-            parent_id=message.parent_id,
+            parent_id=answered,
             role="assistant",
             content="",
             status="streaming",

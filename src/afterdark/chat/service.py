@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from afterdark.accounts import service as accounts_service
 from afterdark.accounts.models import User
 from afterdark.characters import service as characters_service
 from afterdark.characters.models import Character
+from afterdark.chat.macros import expand_macros
 from afterdark.chat.models import Conversation, Generation, Message
 from afterdark.chat.presets import CUSTOM, preset_sampler
 from afterdark.chat.schemas import ConversationCreate, ConversationUpdate
@@ -53,9 +55,18 @@ async def create_conversation(
     )
     session.add(conversation)
     await session.flush()
+    # Greetings are stored as the user sees them (and the model will): macros expanded.
+    persona = await accounts_service.get_persona(session, user)
     roots = [
-        Message(conversation_id=conversation.id, parent_id=None, role="assistant", content=text)
-        for text in character.greetings
+        Message(
+            conversation_id=conversation.id,
+            parent_id=None,
+            role="assistant",
+            content=expand_macros(
+                text, char=character.name, user=persona.name, rng_seed=f"{conversation.id}:{i}"
+            ),
+        )
+        for i, text in enumerate(character.greetings)
     ]
     session.add_all(roots)
     await session.flush()
