@@ -46,7 +46,8 @@ fix: install ## Format and autofix
 	@$(VENV)/bin/ruff check --fix src tests benchmarks
 
 test: install-test lint ## Install, lint, then the whole pytest suite (SQLite, PostgreSQL, Chromium)
-	@$(VENV)/bin/pytest -n 2 --dist loadgroup
+	@$(VENV)/bin/pytest -n 2 --dist loadgroup --ignore=tests/e2e
+	@$(VENV)/bin/pytest tests/e2e
 
 lock: ## Re-resolve requirements.lock from pyproject.toml
 	@$(UV) pip compile pyproject.toml --extra dev --overrides overrides.txt --python-version 3.11 \

@@ -26,6 +26,17 @@ for _name in list(os.environ):
 PASSWORD = "correct horse battery staple"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Playwright's sync API keeps an event loop running in its thread for the session, which
+    # breaks every asyncio test after it in the same process: run the browser tests apart.
+    kinds = {"e2e" if "tests/e2e/" in item.nodeid else "other" for item in items}
+    if kinds == {"e2e", "other"}:
+        raise pytest.UsageError(
+            "Run the browser tests on their own: `pytest --ignore=tests/e2e` then "
+            "`pytest tests/e2e` (make test does both)."
+        )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

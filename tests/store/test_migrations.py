@@ -52,7 +52,8 @@ async def test_conversation_round_trip(database_url: str) -> None:
         async with database.session() as session:
             state = await chat_service.get_state(session, user, conversation.id)
             assert state.conversation.scene == "a quiet inn"
-            assert [m.content for m in state.path] == [character.greetings[0]]
+            expected = character.greetings[0].replace("{{char}}", character.name)
+            assert [m.content for m in state.path] == [expected]
             roots = await session.scalars(
                 select(Message).where(Message.conversation_id == conversation.id)
             )
