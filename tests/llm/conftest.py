@@ -6,10 +6,10 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from tests.support.openai_standin import StandIn, serve_standin
 
 from afterdark.config import LLMSettings
 from afterdark.llm.openai_compat import OpenAICompatBackend
+from tests.support.openai_standin import StandIn, serve_standin
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tests.support.openai_standin import StandIn, default_reply, run_standin
 
 from afterdark.config import LLMSettings
 from afterdark.llm.base import (
@@ -25,6 +24,7 @@ from afterdark.llm.base import (
 )
 from afterdark.llm.openai_compat import OpenAICompatBackend
 from afterdark.llm.tokenizer import GGUFTokenizer
+from tests.support.openai_standin import StandIn, default_reply, run_standin
 
 MakeBackend = Callable[..., OpenAICompatBackend]
 

@@ -1,9 +1,10 @@
 """The ``openai`` backend: any server speaking OpenAI's streaming chat-completions API.
 
-Tested against vLLM, llama.cpp's server, Ollama, KoboldCpp and OpenRouter. One
-aiohttp session per backend with an unlimited connection pool carries every
-stream; server-sent events are split and decoded here (with orjson) because
-the per-token cost decides how many thousand streams one process can carry.
+Written for vLLM, llama.cpp's server, Ollama, KoboldCpp and OpenRouter (tested
+against the protocol stand-in in ``tests/support``). One aiohttp session per
+backend with an unlimited connection pool carries every stream; server-sent
+events are split and decoded here (with orjson) because the per-token cost
+decides how many thousand streams one process can carry.
 """
 
 from __future__ import annotations
