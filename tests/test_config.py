@@ -59,4 +59,6 @@ def test_configuration_reference_is_current() -> None:
     from afterdark.config_reference import settings_reference
 
     docs = Path(__file__).parent.parent / "docs" / "configuration.md"
-    assert docs.read_text() == settings_reference(), "run: afterdark config docs > docs/configuration.md"
+    assert docs.read_text() == settings_reference(), (
+        "run: afterdark config docs > docs/configuration.md"
+    )
