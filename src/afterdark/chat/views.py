@@ -10,6 +10,7 @@ from afterdark.chat.schemas import (
     ConversationPublic,
     ConversationSummary,
     MessagePublic,
+    Turn,
 )
 from afterdark.chat.service import ConversationState
 from afterdark.chat.tree import Tree
@@ -65,4 +66,17 @@ def conversation_summary(conversation: Conversation, character: Character) -> Co
         character=character_ref(character),
         created_at=conversation.created_at,
         updated_at=conversation.updated_at,
+    )
+
+
+def turn(
+    state: ConversationState,
+    reply: Message,
+    generation_id: int,
+    user_message: Message | None = None,
+) -> Turn:
+    return Turn(
+        user_message=message_public(user_message, state.tree) if user_message else None,
+        reply=message_public(reply, state.tree),
+        generation_id=generation_id,
     )

@@ -93,11 +93,7 @@ async def send_message(
         events = runtime.generations.hub.get(job.generation_id)
         assert events is not None
         return sse_response(events.subscribe(-1), status_code=201)
-    return Turn(
-        user_message=views.message_public(user_message, state.tree),
-        reply=views.message_public(reply, state.tree),
-        generation_id=job.generation_id,
-    )
+    return views.turn(state, reply, job.generation_id, user_message)
 
 
 @router.post("/conversations/{conversation_id}/impersonate", status_code=201)
@@ -139,11 +135,7 @@ async def regenerate(
     message_id: int, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
 ) -> Turn:
     state, reply, job = await replies.regenerate(session, runtime.generations, user, message_id)
-    return Turn(
-        user_message=None,
-        reply=views.message_public(reply, state.tree),
-        generation_id=job.generation_id,
-    )
+    return views.turn(state, reply, job.generation_id)
 
 
 @router.post("/messages/{message_id}/continue", status_code=201)
@@ -151,11 +143,7 @@ async def continue_reply(
     message_id: int, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
 ) -> Turn:
     state, reply, job = await replies.continue_reply(session, runtime.generations, user, message_id)
-    return Turn(
-        user_message=None,
-        reply=views.message_public(reply, state.tree),
-        generation_id=job.generation_id,
-    )
+    return views.turn(state, reply, job.generation_id)
 
 
 @router.post("/messages/{message_id}/swipe")
