@@ -25,8 +25,8 @@ from afterdark.chat.prompt import (
 )
 from afterdark.chat.service import (
     ConversationState,
-    _ensure_idle,
     check_content,
+    ensure_idle,
     get_message_state,
     get_state,
     select_path_to,
@@ -52,7 +52,7 @@ async def send(
     """Add the user's message and start the character's reply to it."""
     content = check_content(content, max_chars=max_chars)
     state = await get_state(session, user, conversation_id)
-    _ensure_idle(state)
+    ensure_idle(state)
     if parent_id is None:
         path = state.path
         parent = path[-1] if path else None
@@ -89,7 +89,7 @@ async def regenerate(
 ) -> tuple[ConversationState, Message, GenerationJob]:
     """A new swipe of a reply; on a user message, a (new) reply to it."""
     state, message = await get_message_state(session, user, message_id)
-    _ensure_idle(state)
+    ensure_idle(state)
     if message.role == "assistant" and message.parent_id is None:
         raise InvalidInputError("Greetings come from the character card; swipe to see the others.")
     answered = message.parent_id if message.role == "assistant" else message.id
@@ -113,7 +113,7 @@ async def continue_reply(
 ) -> tuple[ConversationState, Message, GenerationJob]:
     """Extend a reply where it stopped."""
     state, message = await get_message_state(session, user, message_id)
-    _ensure_idle(state)
+    ensure_idle(state)
     if message.role != "assistant":
         raise InvalidInputError("Only a character's reply can be continued.")
     select_path_to(state, message)
@@ -130,7 +130,7 @@ async def impersonate(
 ) -> GenerationJob:
     """Draft the user's next line (not saved as a message)."""
     state = await get_state(session, user, conversation_id)
-    _ensure_idle(state)
+    ensure_idle(state)
     return await _start(session, generations, user, state, None, "impersonate", mode="impersonate")
 
 

@@ -161,7 +161,7 @@ async def delete_conversation(session: AsyncSession, user: User, conversation_id
     await session.flush()
 
 
-def _ensure_idle(state: ConversationState, message: Message | None = None) -> None:
+def ensure_idle(state: ConversationState, message: Message | None = None) -> None:
     if message is not None and message.status == "streaming":
         raise ConflictError("This message is still being written; stop it first.")
     if message is None and state.running_generation_id is not None:
@@ -172,7 +172,7 @@ async def edit_message(
     session: AsyncSession, user: User, message_id: int, content: str, *, max_chars: int
 ) -> tuple[ConversationState, Message]:
     state, message = await get_message_state(session, user, message_id)
-    _ensure_idle(state, message)
+    ensure_idle(state, message)
     message.content = check_content(content, max_chars=max_chars, allow_empty=True)
     message.edited_at = utcnow()
     if message.status in ("error", "interrupted", "stopped"):
@@ -228,7 +228,7 @@ async def swipe(
 async def branch(session: AsyncSession, user: User, message_id: int) -> Conversation:
     """A new conversation holding copies of the path from the greeting to ``message``."""
     state, message = await get_message_state(session, user, message_id)
-    _ensure_idle(state, message)
+    ensure_idle(state, message)
     source = state.conversation
     copy = Conversation(
         user_id=user.id,
