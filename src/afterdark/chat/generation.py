@@ -17,7 +17,7 @@ from sqlalchemy import update
 
 from afterdark.chat.models import Generation, Message
 from afterdark.chat.streams import GenerationStream, StreamHub
-from afterdark.chat.writer import FinalState, ReplyWriter
+from afterdark.chat.writer import FinalState, ReplyBuffer, ReplyWriter
 from afterdark.llm.base import GenerationRequest, LLMBackend, LLMError
 from afterdark.store.engine import Database
 
@@ -96,16 +96,16 @@ class Generations:
         await self.writer.aclose()
 
     async def _run(self, job: GenerationJob, stream: GenerationStream) -> None:
-        parts: list[str] = []
+        buffer = ReplyBuffer(job.base_content)
         status, error = "complete", None
         prompt_tokens = completion_tokens = None
         try:
             async for chunk in self.backend.stream(job.request):
                 if chunk.text:
-                    parts.append(chunk.text)
+                    buffer.parts.append(chunk.text)
                     stream.publish("token", {"text": chunk.text})
                     if job.message_id is not None:
-                        self.writer.save_partial(job.message_id, job.base_content + "".join(parts))
+                        self.writer.touch(job.message_id, buffer)
                 if chunk.usage is not None:
                     prompt_tokens = chunk.usage.prompt_tokens
                     completion_tokens = chunk.usage.completion_tokens
@@ -119,7 +119,7 @@ class Generations:
             status, error = "error", "The reply failed because of an internal error."
         finally:
             self._stop_requested.discard(job.generation_id)
-        content = job.base_content + "".join(parts)
+        content = buffer.text()
         state = FinalState(
             generation_id=job.generation_id,
             message_id=job.message_id,

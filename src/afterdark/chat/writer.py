@@ -1,9 +1,10 @@
 """Write-behind for streaming replies: never a database write per token.
 
-Running generations hand their text to one ``ReplyWriter``. Partial text is saved
-every ``interval`` seconds in one transaction for all streams together; a finished
-generation's final state is saved at once (batched with whatever else is pending) and
-``finish`` returns only after it is committed.
+Running generations register a ``ReplyBuffer`` with one ``ReplyWriter``. The text of
+every buffer that changed is saved every ``interval`` seconds in one statement for all
+streams together; a finished generation's final state is saved at once (batched with
+whatever else is pending) and ``finish`` returns only after it is committed. A failed
+save is retried at the next tick, finals included.
 """
 
 from __future__ import annotations
@@ -11,15 +12,58 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import update
+from sqlalchemy import Table, bindparam, update
 
 from afterdark.chat.models import Generation, Message
 from afterdark.kit.clock import utcnow
 from afterdark.store.engine import Database
 
 log = logging.getLogger(__name__)
+
+_messages = cast(Table, Message.__table__)
+_generations = cast(Table, Generation.__table__)
+_SAVE_TEXT = (
+    update(_messages)
+    .where(_messages.c.id == bindparam("b_id"))
+    .values(content=bindparam("b_content"))
+)
+_SAVE_FINAL = (
+    update(_messages)
+    .where(_messages.c.id == bindparam("b_id"))
+    .values(
+        content=bindparam("b_content"),
+        status=bindparam("b_status"),
+        error=bindparam("b_error"),
+        prompt_tokens=bindparam("b_prompt_tokens"),
+        completion_tokens=bindparam("b_completion_tokens"),
+    )
+)
+_FINISH_GENERATION = (
+    update(_generations)
+    .where(_generations.c.id == bindparam("b_id"))
+    .values(
+        status=bindparam("b_status"),
+        error=bindparam("b_error"),
+        output=bindparam("b_output"),
+        finished_at=bindparam("b_finished_at"),
+    )
+)
+MAX_ATTEMPTS = 5
+
+
+class ReplyBuffer:
+    """The text of a streaming reply: what it held before, plus the pieces streamed since."""
+
+    __slots__ = ("base", "parts")
+
+    def __init__(self, base: str = "") -> None:
+        self.base = base
+        self.parts: list[str] = []
+
+    def text(self) -> str:
+        return self.base + "".join(self.parts)
 
 
 @dataclass(slots=True)
@@ -31,6 +75,7 @@ class FinalState:
     error: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    attempts: int = 0
     done: asyncio.Future[None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -40,7 +85,7 @@ class ReplyWriter:
     def __init__(self, database: Database, interval: float) -> None:
         self.database = database
         self.interval = interval
-        self._partial: dict[int, str] = {}
+        self._dirty: dict[int, ReplyBuffer] = {}
         self._finals: list[FinalState] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -50,9 +95,9 @@ class ReplyWriter:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="afterdark-reply-writer")
 
-    def save_partial(self, message_id: int, content: str) -> None:
-        """Remember the latest text of a streaming message; saved at the next tick."""
-        self._partial[message_id] = content
+    def touch(self, message_id: int, buffer: ReplyBuffer) -> None:
+        """Mark a streaming message's text as changed; it is saved at the next tick."""
+        self._dirty[message_id] = buffer
 
     async def finish(self, state: FinalState) -> None:
         """Save a generation's final state; returns once it is committed."""
@@ -79,64 +124,61 @@ class ReplyWriter:
             await self._write_pending()
 
     async def _write_pending(self) -> None:
-        if not self._partial and not self._finals:
+        if not self._dirty and not self._finals:
             return
-        partial, self._partial = self._partial, {}
+        dirty, self._dirty = self._dirty, {}
         finals, self._finals = self._finals, []
         for state in finals:
-            partial.pop(state.message_id or -1, None)
+            if state.message_id is not None:
+                dirty.pop(state.message_id, None)
+        texts = {message_id: buffer.text() for message_id, buffer in dirty.items()}
         try:
-            await self._write(partial, finals)
-        except Exception as exc:  # keep streaming; the next tick retries the partial text
-            log.exception("saving replies failed")
-            for message_id, content in partial.items():
-                self._partial.setdefault(message_id, content)
+            await self._write(texts, finals)
+        except Exception as exc:
+            log.warning("saving %d replies failed; retrying: %s", len(texts) + len(finals), exc)
+            for message_id, buffer in dirty.items():
+                self._dirty.setdefault(message_id, buffer)
             for state in finals:
-                if not state.done.done():
+                state.attempts += 1
+                if state.attempts < MAX_ATTEMPTS and not self._closing:
+                    self._finals.append(state)
+                elif not state.done.done():
                     state.done.set_exception(exc)
             return
         for state in finals:
             if not state.done.done():
                 state.done.set_result(None)
 
-    async def _write(self, partial: dict[int, str], finals: list[FinalState]) -> None:
+    async def _write(self, texts: dict[int, str], finals: list[FinalState]) -> None:
         now = utcnow()
-        messages: list[dict[str, Any]] = [
-            {"id": message_id, "content": content} for message_id, content in partial.items()
-        ]
-        messages += [
-            {
-                "id": s.message_id,
-                "content": s.content,
-                "status": s.status,
-                "error": s.error,
-                "prompt_tokens": s.prompt_tokens,
-                "completion_tokens": s.completion_tokens,
-            }
-            for s in finals
-            if s.message_id is not None
-        ]
-        generations = [
-            {
-                "id": s.generation_id,
-                "status": s.status,
-                "error": s.error,
-                "finished_at": now,
-                "output": s.content if s.message_id is None else None,
-            }
-            for s in finals
-        ]
         async with self.database.session() as session:
-            # Group by key set: SQLAlchemy's bulk UPDATE by primary key wants uniform rows.
-            for rows in _by_keys(messages):
-                await session.execute(update(Message), rows)
-            if generations:
-                await session.execute(update(Generation), generations)
+            if texts:
+                rows = [{"b_id": i, "b_content": text} for i, text in texts.items()]
+                await session.execute(_SAVE_TEXT, rows)
+            ended: list[dict[str, Any]] = [
+                {
+                    "b_id": s.message_id,
+                    "b_content": s.content,
+                    "b_status": s.status,
+                    "b_error": s.error,
+                    "b_prompt_tokens": s.prompt_tokens,
+                    "b_completion_tokens": s.completion_tokens,
+                }
+                for s in finals
+                if s.message_id is not None
+            ]
+            if ended:
+                await session.execute(_SAVE_FINAL, ended)
+            if finals:
+                generations = [
+                    {
+                        "b_id": s.generation_id,
+                        "b_status": s.status,
+                        "b_error": s.error,
+                        "b_output": s.content if s.message_id is None else None,
+                        "b_finished_at": now,
+                    }
+                    for s in finals
+                ]
+                await session.execute(_FINISH_GENERATION, generations)
             await session.commit()
-
-
-def _by_keys(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for row in rows:
-        groups.setdefault(tuple(row), []).append(row)
-    return list(groups.values())
