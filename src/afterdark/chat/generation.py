@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,10 +19,38 @@ from sqlalchemy import update
 from afterdark.chat.models import Generation, Message
 from afterdark.chat.streams import GenerationStream, StreamHub
 from afterdark.chat.writer import FinalState, ReplyBuffer, ReplyWriter
-from afterdark.llm.base import GenerationRequest, LLMBackend, LLMError
+from afterdark.llm.base import Chunk, GenerationRequest, LLMBackend, LLMError
+from afterdark.llm.tokenizer import CachedTokenizer
 from afterdark.store.engine import Database
 
 log = logging.getLogger(__name__)
+
+
+class Prefetch:
+    """A backend request started before the reply is recorded, so the model's latency
+    overlaps the database work; its chunks wait in a queue until the generation runs."""
+
+    def __init__(self, backend: LLMBackend, request: GenerationRequest) -> None:
+        self._queue: asyncio.Queue[Chunk | Exception | None] = asyncio.Queue()
+        self._task = asyncio.create_task(self._pump(backend, request))
+
+    async def _pump(self, backend: LLMBackend, request: GenerationRequest) -> None:
+        try:
+            async for chunk in backend.stream(request):
+                self._queue.put_nowait(chunk)
+        except Exception as exc:
+            self._queue.put_nowait(exc)
+            return
+        self._queue.put_nowait(None)
+
+    async def chunks(self) -> AsyncIterator[Chunk]:
+        while (item := await self._queue.get()) is not None:
+            if isinstance(item, Exception):
+                raise item
+            yield item
+
+    def cancel(self) -> None:
+        self._task.cancel()
 
 
 @dataclass(slots=True)
@@ -30,7 +59,7 @@ class GenerationJob:
     conversation_id: int
     message_id: int | None
     kind: str
-    request: GenerationRequest
+    prefetch: Prefetch
     # Text the message already holds (continue appends to it).
     base_content: str = ""
     start_extra: dict[str, Any] | None = None
@@ -42,6 +71,7 @@ class Generations:
     def __init__(self, database: Database, backend: LLMBackend, flush_interval: float) -> None:
         self.database = database
         self.backend = backend
+        self.tokenizer = CachedTokenizer(backend.tokenizer)
         self.hub = StreamHub()
         self.writer = ReplyWriter(database, flush_interval)
         self._tasks: dict[int, asyncio.Task[None]] = {}
@@ -59,6 +89,7 @@ class Generations:
                 .values(status="interrupted")
             )
             await session.commit()
+        await asyncio.to_thread(self.tokenizer.warm)
         self.writer.start()
 
     def start(self, job: GenerationJob) -> GenerationStream:
@@ -100,7 +131,7 @@ class Generations:
         status, error = "complete", None
         prompt_tokens = completion_tokens = None
         try:
-            async for chunk in self.backend.stream(job.request):
+            async for chunk in job.prefetch.chunks():
                 if chunk.text:
                     buffer.parts.append(chunk.text)
                     stream.publish("token", {"text": chunk.text})
@@ -118,6 +149,7 @@ class Generations:
             log.exception("generation %s failed", job.generation_id)
             status, error = "error", "The reply failed because of an internal error."
         finally:
+            job.prefetch.cancel()
             self._stop_requested.discard(job.generation_id)
         content = buffer.text()
         state = FinalState(

@@ -6,7 +6,8 @@ generation task writes to those rows), then starts the generation in the backgro
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Literal
 
 from sqlalchemy import select
@@ -14,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from afterdark.accounts import service as accounts_service
 from afterdark.accounts.models import User
-from afterdark.chat.generation import GenerationJob, Generations
+from afterdark.chat.generation import GenerationJob, Generations, Prefetch
 from afterdark.chat.models import Conversation, Generation, Message
 from afterdark.chat.prompt import (
     CharacterPrompt,
@@ -60,27 +61,21 @@ async def send(
         parent = state.tree.nodes.get(parent_id)
         if parent is None:
             raise NotFoundError(f"Message {parent_id} is not in conversation {conversation_id}.")
-    user_message = Message(
-        conversation_id=state.conversation.id,
-        parent_id=parent.id if parent else None,
-        role="user",
-        content=content,
-    )
-    await _add(session, state, user_message)
-    reply = await _add(
-        session,
-        state,
-        Message(
+    history = _history(state.tree.path_to(parent) if parent else [])
+    history.append(HistoryMessage(id=0, role="user", content=content))
+    prefetch = await _prefetch(session, generations, user, state, history, mode="reply")
+    with _cancel_on_error(prefetch):
+        user_message = Message(
             conversation_id=state.conversation.id,
-            parent_id=user_message.id,
-            role="assistant",
-            content="",
-            status="streaming",
-        ),
-    )
-    if state.conversation.title in ("", state.character.name) and not _has_user_turns(state):
-        state.conversation.title = _title_from(content)
-    job = await _start(session, generations, user, state, reply, "reply", mode="reply")
+            parent_id=parent.id if parent else None,
+            role="user",
+            content=content,
+        )
+        await _add(session, state, user_message)
+        reply = await _add(session, state, _empty_reply(state, user_message.id))
+        if state.conversation.title in ("", state.character.name) and not _has_user_turns(state):
+            state.conversation.title = _title_from(content)
+        job = await _launch(session, generations, state, reply, "reply", prefetch)
     return state, user_message, reply, job
 
 
@@ -92,19 +87,14 @@ async def regenerate(
     ensure_idle(state)
     if message.role == "assistant" and message.parent_id is None:
         raise InvalidInputError("Greetings come from the character card; swipe to see the others.")
-    answered = message.parent_id if message.role == "assistant" else message.id
-    reply = await _add(
-        session,
-        state,
-        Message(
-            conversation_id=state.conversation.id,
-            parent_id=answered,
-            role="assistant",
-            content="",
-            status="streaming",
-        ),
-    )
-    job = await _start(session, generations, user, state, reply, "regenerate", mode="reply")
+    answered = message
+    if message.role == "assistant" and message.parent_id is not None:
+        answered = state.tree.nodes[message.parent_id]
+    history = _history(state.tree.path_to(answered))
+    prefetch = await _prefetch(session, generations, user, state, history, mode="reply")
+    with _cancel_on_error(prefetch):
+        reply = await _add(session, state, _empty_reply(state, answered.id))
+        job = await _launch(session, generations, state, reply, "regenerate", prefetch)
     return state, reply, job
 
 
@@ -116,12 +106,13 @@ async def continue_reply(
     ensure_idle(state)
     if message.role != "assistant":
         raise InvalidInputError("Only a character's reply can be continued.")
-    select_path_to(state, message)
-    base = message.content
-    message.status, message.error = "streaming", None
-    job = await _start(
-        session, generations, user, state, message, "continue", mode="continue", base=base
-    )
+    history = _history(state.tree.path_to(message))
+    prefetch = await _prefetch(session, generations, user, state, history, mode="continue")
+    with _cancel_on_error(prefetch):
+        select_path_to(state, message)
+        base = message.content
+        message.status, message.error = "streaming", None
+        job = await _launch(session, generations, state, message, "continue", prefetch, base)
     return state, message, job
 
 
@@ -131,7 +122,10 @@ async def impersonate(
     """Draft the user's next line (not saved as a message)."""
     state = await get_state(session, user, conversation_id)
     ensure_idle(state)
-    return await _start(session, generations, user, state, None, "impersonate", mode="impersonate")
+    history = _history(state.path)
+    prefetch = await _prefetch(session, generations, user, state, history, mode="impersonate")
+    with _cancel_on_error(prefetch):
+        return await _launch(session, generations, state, None, "impersonate", prefetch)
 
 
 async def stop_generation(
@@ -179,25 +173,30 @@ def _title_from(content: str) -> str:
     return line if len(line) <= 60 else line[:57].rstrip() + "..."
 
 
-async def _start(
+def _history(path: list[Message]) -> list[HistoryMessage]:
+    return [HistoryMessage(id=m.id, role=m.role, content=m.content) for m in path]  # type: ignore[arg-type]
+
+
+def _empty_reply(state: ConversationState, parent_id: int) -> Message:
+    return Message(
+        conversation_id=state.conversation.id,
+        parent_id=parent_id,
+        role="assistant",
+        content="",
+        status="streaming",
+    )
+
+
+async def _prefetch(
     session: AsyncSession,
     generations: Generations,
     user: User,
     state: ConversationState,
-    reply: Message | None,
-    kind: str,
+    history: list[HistoryMessage],
     *,
     mode: Mode,
-    base: str = "",
-) -> GenerationJob:
-    """Assemble the prompt, record the generation, commit, and start it in the background."""
-    backend = generations.backend
-    path = state.path
-    if reply is not None:
-        # The reply itself is not history, except when continuing it (it becomes the prefill).
-        history_path = path[: path.index(reply) + (1 if mode == "continue" else 0)]
-    else:
-        history_path = path
+) -> Prefetch:
+    """Assemble the prompt and start the backend request (before anything is written)."""
     persona = await accounts_service.get_persona(session, user)
     character = state.character
     inputs = PromptInputs(
@@ -211,21 +210,42 @@ async def _start(
             post_history_instructions=character.post_history_instructions,
         ),
         persona=PersonaPrompt(name=persona.name, description=persona.description),
-        history=[
-            HistoryMessage(id=m.id, role=m.role, content=m.content)  # type: ignore[arg-type]
-            for m in history_path
-        ],
+        history=history,
         scene=state.conversation.scene,
         mode=mode,
     )
     sampler = state.sampler
+    backend = generations.backend
     prompt = assemble_prompt(
         inputs,
-        tokenizer=backend.tokenizer,
+        tokenizer=generations.tokenizer,
         context_size=backend.context_size,
         reserve_tokens=sampler.max_tokens,
         rng_seed=state.conversation.id,
     )
+    request = GenerationRequest(messages=prompt.messages, sampler=sampler, prefill=prompt.prefill)
+    return Prefetch(backend, request)
+
+
+@contextmanager
+def _cancel_on_error(prefetch: Prefetch) -> Iterator[None]:
+    try:
+        yield
+    except BaseException:
+        prefetch.cancel()
+        raise
+
+
+async def _launch(
+    session: AsyncSession,
+    generations: Generations,
+    state: ConversationState,
+    reply: Message | None,
+    kind: str,
+    prefetch: Prefetch,
+    base: str = "",
+) -> GenerationJob:
+    """Record the generation, commit, and hand the streaming over to the background task."""
     generation = Generation(
         conversation_id=state.conversation.id,
         message_id=reply.id if reply else None,
@@ -241,9 +261,7 @@ async def _start(
         conversation_id=state.conversation.id,
         message_id=reply.id if reply else None,
         kind=kind,
-        request=GenerationRequest(
-            messages=prompt.messages, sampler=sampler, prefill=prompt.prefill
-        ),
+        prefetch=prefetch,
         base_content=base,
     )
     generations.start(job)

@@ -8,6 +8,7 @@ first use so that choosing another backend never loads the native library.
 from __future__ import annotations
 
 import atexit
+import functools
 import importlib.util
 import logging
 import math
@@ -136,3 +137,15 @@ def tokenizer_for(path: Path | None) -> Tokenizer:
         return GGUFTokenizer(packaged_model_path())
     except LLMUnavailableError:
         return ApproximateTokenizer()
+
+
+class CachedTokenizer:
+    """Remembers counts by text: a chat re-counts the same card and history every turn."""
+
+    def __init__(self, inner: Tokenizer, size: int = 65_536) -> None:
+        self.inner = inner
+        self.count = functools.lru_cache(maxsize=size)(inner.count)
+
+    def warm(self) -> None:
+        """Load the vocabulary now rather than on the first request."""
+        self.inner.count("warm")
