@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -27,6 +28,10 @@ def create_app(settings: Settings, *, backend: LLMBackend | None = None) -> Fast
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await open_runtime(settings, backend=backend)
         app.state.runtime = runtime
+        # Everything loaded so far lives for the whole process: keep it out of the
+        # collector's full passes, which otherwise stall every stream at once.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
 from tests.conftest import PASSWORD, signup
@@ -127,3 +129,23 @@ async def test_admin_routes_need_the_admin_role(client: httpx.AsyncClient) -> No
         denied = await other.get("/api/v1/admin/users")
         assert denied.status_code == 403
         assert "admin" in denied.json()["error"]["message"]
+
+
+async def test_exhausted_connection_pool_is_a_503(client: httpx.AsyncClient, app: Any) -> None:
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    runtime = app.state.runtime
+
+    class ExhaustedPool:
+        def session(self) -> Any:
+            raise PoolTimeout("QueuePool limit of size 5 overflow 10 reached")
+
+    real = runtime.database
+    runtime.database = ExhaustedPool()
+    try:
+        response = await client.get("/api/v1/me", headers={"Authorization": "Bearer adk_x"})
+    finally:
+        runtime.database = real
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert "too busy" in response.json()["error"]["message"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -52,6 +53,17 @@ async def _http(_: Request, exc: Exception) -> Response:
     return response
 
 
+async def _overloaded(_: Request, exc: Exception) -> Response:
+    # The connection pool ran dry (or SQLite stayed locked): the server is overloaded,
+    # which is worth a retry, not a 500.
+    log.warning("database overloaded: %s", exc)
+    response = error_response(
+        503, "overloaded", "The server is too busy right now; try again in a few seconds."
+    )
+    response.headers["retry-after"] = "5"
+    return response
+
+
 async def _unexpected(_: Request, exc: Exception) -> Response:
     log.exception("unhandled error", exc_info=exc)
     return error_response(500, "internal_error", "Something went wrong on the server.")
@@ -61,4 +73,5 @@ def register_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AfterdarkError, _domain)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(HTTPException, _http)
+    app.add_exception_handler(sqlalchemy.exc.TimeoutError, _overloaded)
     app.add_exception_handler(Exception, _unexpected)
