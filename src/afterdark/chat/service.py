@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from afterdark.accounts import service as accounts_service
@@ -101,35 +101,54 @@ async def get_conversation(session: AsyncSession, user: User, conversation_id: i
     return conversation
 
 
-async def load_state(session: AsyncSession, conversation: Conversation) -> ConversationState:
+def _state_query() -> Select[Conversation, Character, int | None]:
+    running = (
+        select(Generation.id)
+        .where(Generation.conversation_id == Conversation.id, Generation.status == "streaming")
+        .limit(1)
+        .scalar_subquery()
+    )
+    return select(Conversation, Character, running).join(
+        Character, Character.id == Conversation.character_id
+    )
+
+
+async def _load(session: AsyncSession, *where: ColumnElement[bool]) -> ConversationState | None:
+    """Two queries: the conversation with its character and running generation; its messages."""
+    row = (await session.execute(_state_query().where(*where))).first()
+    if row is None:
+        return None
+    conversation, character, running = row
     messages = await session.scalars(
         select(Message).where(Message.conversation_id == conversation.id)
-    )
-    character = await session.get_one(Character, conversation.character_id)
-    running = await session.scalar(
-        select(Generation.id).where(
-            Generation.conversation_id == conversation.id, Generation.status == "streaming"
-        )
     )
     return ConversationState(conversation, character, Tree.build(messages), running)
 
 
+async def load_state(session: AsyncSession, conversation: Conversation) -> ConversationState:
+    state = await _load(session, Conversation.id == conversation.id)
+    assert state is not None
+    return state
+
+
 async def get_state(session: AsyncSession, user: User, conversation_id: int) -> ConversationState:
-    return await load_state(session, await get_conversation(session, user, conversation_id))
+    """The user's conversation with its tree, or NotFoundError (also for someone else's)."""
+    state = await _load(
+        session, Conversation.id == conversation_id, Conversation.user_id == user.id
+    )
+    if state is None:
+        raise NotFoundError(f"Conversation {conversation_id} does not exist.")
+    return state
 
 
 async def get_message_state(
     session: AsyncSession, user: User, message_id: int
 ) -> tuple[ConversationState, Message]:
     """The conversation holding one of the user's messages, and that message."""
-    conversation = await session.scalar(
-        select(Conversation)
-        .join(Message, Message.conversation_id == Conversation.id)
-        .where(Message.id == message_id, Conversation.user_id == user.id)
-    )
-    if conversation is None:
+    holder = select(Message.conversation_id).where(Message.id == message_id).scalar_subquery()
+    state = await _load(session, Conversation.id == holder, Conversation.user_id == user.id)
+    if state is None:
         raise NotFoundError(f"Message {message_id} does not exist.")
-    state = await load_state(session, conversation)
     return state, state.tree.nodes[message_id]
 
 
