@@ -297,6 +297,7 @@ async def test_leaving_the_loop_early_closes_the_request(
     await stream.aclose()  # type: ignore[attr-defined]
 
     await wait_for(lambda: server.disconnects == 1)
+    assert server.completed == 0
 
 
 async def test_many_concurrent_streams(server: StandIn, make_backend: MakeBackend) -> None:
