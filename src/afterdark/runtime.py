@@ -45,11 +45,14 @@ async def prepare_database(settings: Settings) -> Database:
     return database
 
 
-async def open_runtime(settings: Settings, *, backend: LLMBackend | None = None) -> Runtime:
+async def open_runtime(
+    settings: Settings, *, backend: LLMBackend | None = None, recover: bool = True
+) -> Runtime:
+    """Everything an instance needs; ``recover`` marks replies a crash left mid-stream."""
     database = await prepare_database(settings)
     backend = backend or create_backend(settings.llm)
     generations = Generations(database, backend, settings.chat.flush_interval)
-    await generations.startup()
+    await generations.startup(recover=recover)
     return Runtime(settings, database, backend, generations, load_secret_key(settings))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from afterdark.chat.models import Generation, Message
@@ -12,7 +13,8 @@ from afterdark.runtime import open_runtime
 from tests.conftest import make_settings
 
 
-async def test_startup_marks_streaming_replies_interrupted(tmp_path: Path) -> None:
+@pytest.mark.parametrize("recover", [True, False])
+async def test_startup_marks_streaming_replies_interrupted(tmp_path: Path, recover: bool) -> None:
     settings = make_settings(tmp_path, "http://127.0.0.1:9/v1")
     runtime = await open_runtime(settings, backend=FakeBackend())
     async with runtime.database.session() as session:
@@ -45,14 +47,16 @@ async def test_startup_marks_streaming_replies_interrupted(tmp_path: Path) -> No
         await session.commit()
     await runtime.database.dispose()  # the process dies without closing the generation
 
-    restarted = await open_runtime(settings, backend=FakeBackend())
+    # recover=False is how a CLI command opens the runtime beside a running server.
+    restarted = await open_runtime(settings, backend=FakeBackend(), recover=recover)
     try:
         async with restarted.database.session() as session:
             saved = await session.scalar(select(Message).where(Message.id == message.id))
             assert saved is not None
-            assert (saved.status, saved.content) == ("interrupted", "Half a sen")
+            expected = "interrupted" if recover else "streaming"
+            assert (saved.status, saved.content) == (expected, "Half a sen")
             generation = await session.scalar(select(Generation))
             assert generation is not None
-            assert generation.status == "interrupted"
+            assert generation.status == expected
     finally:
         await restarted.aclose()

@@ -77,8 +77,15 @@ class Generations:
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._stop_requested: set[int] = set()
 
-    async def startup(self) -> None:
-        """Mark replies left mid-stream by a previous process as interrupted."""
+    async def startup(self, *, recover: bool = True) -> None:
+        """Start saving; with ``recover``, mark replies left mid-stream by a previous
+        process as interrupted (only the server does: a CLI chat beside it must not)."""
+        if recover:
+            await self._recover()
+        await asyncio.to_thread(self.tokenizer.warm)
+        self.writer.start()
+
+    async def _recover(self) -> None:
         async with self.database.session() as session:
             await session.execute(
                 update(Message).where(Message.status == "streaming").values(status="interrupted")
@@ -89,8 +96,6 @@ class Generations:
                 .values(status="interrupted")
             )
             await session.commit()
-        await asyncio.to_thread(self.tokenizer.warm)
-        self.writer.start()
 
     def start(self, job: GenerationJob) -> GenerationStream:
         stream = self.hub.open(job.generation_id)

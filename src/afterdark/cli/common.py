@@ -52,7 +52,8 @@ async def database(settings: Settings) -> AsyncIterator[Database]:
 
 @asynccontextmanager
 async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
-    rt = await open_runtime(settings)
+    # A CLI command may run beside the server: never touch the server's running replies.
+    rt = await open_runtime(settings, recover=False)
     try:
         yield rt
     finally:
