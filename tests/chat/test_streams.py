@@ -44,3 +44,20 @@ async def test_subscribers_see_every_event_and_can_resume() -> None:
     assert await collect(1) == "lo there"
     # Resuming after the last event yields nothing and ends.
     assert await collect(len(stream.events) - 1) == ""
+
+
+async def test_idle_subscriber_gets_keepalive_ticks() -> None:
+    stream = GenerationStream(2)
+    stream.publish("start", {})
+    batches: list[list[Event]] = []
+
+    async def collect() -> None:
+        async for batch in stream.subscribe(0, keepalive=0.01):
+            batches.append(batch)
+
+    task = asyncio.create_task(collect())
+    await asyncio.sleep(0.05)
+    stream.publish("done", {})
+    await task
+    assert [] in batches  # at least one idle tick while nothing happened
+    assert batches[-1][-1].name == "done"

@@ -269,14 +269,20 @@ async def _launch(
 
 
 async def generation_events(
-    session: AsyncSession, generations: Generations, user: User, generation_id: int, after: int
+    session: AsyncSession,
+    generations: Generations,
+    user: User,
+    generation_id: int,
+    after: int,
+    *,
+    keepalive: float | None = None,
 ) -> AsyncIterator[list[Event]]:
     """The events of a generation after event id ``after``; from the saved result once
     it is no longer held in memory."""
     generation = await owned_generation(session, user, generation_id)
     stream = generations.hub.get(generation_id)
     if stream is not None:
-        return stream.subscribe(after)
+        return stream.subscribe(after, keepalive=keepalive)
     content = generation.output or ""
     status = generation.status
     if generation.message_id is not None:

@@ -62,8 +62,12 @@ class GenerationStream:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    async def subscribe(self, after: int = -1) -> AsyncIterator[list[Event]]:
-        """Yield batches of events with ids greater than ``after`` until ``done``."""
+    async def subscribe(
+        self, after: int = -1, *, keepalive: float | None = None
+    ) -> AsyncIterator[list[Event]]:
+        """Yield batches of events with ids greater than ``after`` until ``done``; with
+        ``keepalive``, an empty batch after that many idle seconds (a proxy's idle timer
+        must not cut a reply whose model is slow to start)."""
         position = max(after + 1, 0)
         while True:
             if position < len(self.events):
@@ -78,7 +82,13 @@ class GenerationStream:
             # One future shared by every subscriber: a publish wakes them all at once.
             if self._waiter is None or self._waiter.done():
                 self._waiter = asyncio.get_running_loop().create_future()
-            await asyncio.shield(self._waiter)
+            if keepalive is None:
+                await asyncio.shield(self._waiter)
+                continue
+            try:
+                await asyncio.wait_for(asyncio.shield(self._waiter), keepalive)
+            except TimeoutError:
+                yield []
 
 
 class StreamHub:

@@ -23,7 +23,7 @@ from afterdark.chat.schemas import (
     Turn,
 )
 from afterdark.web.deps import CurrentUser, RuntimeDep, SessionDep
-from afterdark.web.sse import last_event_id, sse_response
+from afterdark.web.sse import KEEPALIVE_SECONDS, last_event_id, sse_response
 
 router = APIRouter(prefix="/api/v1", tags=["chat"])
 
@@ -92,7 +92,7 @@ async def send_message(
     if stream or "text/event-stream" in request.headers.get("accept", ""):
         events = runtime.generations.hub.get(job.generation_id)
         assert events is not None
-        return sse_response(events.subscribe(-1), status_code=201)
+        return sse_response(events.subscribe(-1, keepalive=KEEPALIVE_SECONDS), status_code=201)
     return views.turn(state, reply, job.generation_id, user_message)
 
 
@@ -171,7 +171,12 @@ async def generation_events(
     """Server-Sent Events of one generation; resumes after Last-Event-ID."""
     async with runtime.database.session() as session:
         events = await replies.generation_events(
-            session, runtime.generations, user, generation_id, last_event_id(request)
+            session,
+            runtime.generations,
+            user,
+            generation_id,
+            last_event_id(request),
+            keepalive=KEEPALIVE_SECONDS,
         )
     return sse_response(events)
 

@@ -16,9 +16,13 @@ def last_event_id(request: Request) -> int:
     return int(raw) if raw.strip().isdigit() else -1
 
 
+KEEPALIVE_SECONDS = 15.0
+
+
 async def _encode(batches: AsyncIterator[list[Event]]) -> AsyncIterator[bytes]:
     async for batch in batches:
-        yield b"".join(event.encode() for event in batch)
+        # An empty batch is an idle tick: an SSE comment keeps proxies from closing the stream.
+        yield b"".join(event.encode() for event in batch) if batch else b": keep-alive\n\n"
 
 
 def sse_response(batches: AsyncIterator[list[Event]], status_code: int = 200) -> StreamingResponse:
