@@ -50,7 +50,8 @@ class GenerationStream:
         self.generation_id = generation_id
         self.events: list[Event] = []
         self.finished = False
-        self._waiter: asyncio.Future[None] | None = None
+        # One future per waiting subscriber: cancelling one never disturbs the others.
+        self._waiters: list[asyncio.Future[bool]] = []
 
     def publish(self, name: str, data: dict[str, Any]) -> None:
         if self.finished:
@@ -58,9 +59,10 @@ class GenerationStream:
         self.events.append(Event(len(self.events), name, data))
         if name == "done":
             self.finished = True
-        waiter, self._waiter = self._waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(False)
 
     async def subscribe(
         self, after: int = -1, *, keepalive: float | None = None
@@ -69,6 +71,7 @@ class GenerationStream:
         ``keepalive``, an empty batch after that many idle seconds (a proxy's idle timer
         must not cut a reply whose model is slow to start)."""
         position = max(after + 1, 0)
+        loop = asyncio.get_running_loop()
         while True:
             if position < len(self.events):
                 batch = self.events[position:]
@@ -79,16 +82,23 @@ class GenerationStream:
                 continue
             if self.finished:
                 return
-            # One future shared by every subscriber: a publish wakes them all at once.
-            if self._waiter is None or self._waiter.done():
-                self._waiter = asyncio.get_running_loop().create_future()
-            if keepalive is None:
-                await asyncio.shield(self._waiter)
-                continue
+            waiter: asyncio.Future[bool] = loop.create_future()
+            self._waiters.append(waiter)
+            timer = loop.call_later(keepalive, _idle, waiter) if keepalive else None
             try:
-                await asyncio.wait_for(asyncio.shield(self._waiter), keepalive)
-            except TimeoutError:
+                idle = await waiter
+            finally:
+                if timer is not None:
+                    timer.cancel()
+                if not waiter.done():
+                    self._waiters.remove(waiter)
+            if idle:
                 yield []
+
+
+def _idle(waiter: asyncio.Future[bool]) -> None:
+    if not waiter.done():
+        waiter.set_result(True)
 
 
 class StreamHub:
