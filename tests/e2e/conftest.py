@@ -33,7 +33,8 @@ SCREENSHOTS = Path(os.environ.get("AFTERDARK_E2E_SCREENSHOTS", "/tmp/afterdark-e
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    if CHROMIUM.exists():
+    # In CI (and `make test`, which installs Chromium) a missing browser is a failure, not a skip.
+    if CHROMIUM.exists() or os.environ.get("CI"):
         return
     skip = pytest.mark.skip(reason=f"browser tests need {CHROMIUM} (apt install chromium)")
     for item in items:
