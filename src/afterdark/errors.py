@@ -5,8 +5,7 @@
     ├── AuthenticationError (401)   not logged in, or bad credentials
     ├── PermissionDeniedError (403) logged in, but not allowed (also: under age)
     ├── NotFoundError (404)         no such thing, or not yours (never tell which)
-    ├── ConflictError (409)         the state does not allow it now
-    └── ServiceUnavailableError (503) a backend needed for this is down
+    └── ConflictError (409)         the state does not allow it now
 
 Services raise these; the web layer renders ``{"error": {"code", "message"}}`` with the
 status, and the CLI prints the message and exits non-zero.
@@ -47,8 +46,3 @@ class NotFoundError(AfterdarkError):
 class ConflictError(AfterdarkError):
     status = 409
     code = "conflict"
-
-
-class ServiceUnavailableError(AfterdarkError):
-    status = 503
-    code = "unavailable"

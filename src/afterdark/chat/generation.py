@@ -111,9 +111,6 @@ class Generations:
         task.add_done_callback(lambda _: self._tasks.pop(job.generation_id, None))
         return stream
 
-    def is_running(self, generation_id: int) -> bool:
-        return generation_id in self._tasks
-
     def stop(self, generation_id: int) -> bool:
         """Ask a running generation to stop; False when it is not running here."""
         task = self._tasks.get(generation_id)

@@ -72,10 +72,6 @@ async def _authenticate(request: Request, runtime: Runtime) -> User | None:
     return user
 
 
-async def optional_user(request: Request, runtime: RuntimeDep) -> User | None:
-    return await _authenticate(request, runtime)
-
-
 async def current_user(request: Request, runtime: RuntimeDep) -> User:
     user = await _authenticate(request, runtime)
     if user is None:
@@ -84,7 +80,6 @@ async def current_user(request: Request, runtime: RuntimeDep) -> User:
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
-OptionalUser = Annotated[User | None, Depends(optional_user)]
 
 
 async def admin_user(user: CurrentUser) -> User:
