@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -354,3 +355,32 @@ async def test_regenerate_on_a_user_message_replies_to_it(
     await events_of(user_client, again.json()["generation_id"])
     state = (await user_client.get(f"/api/v1/conversations/{conversation['id']}")).json()
     assert [m["content"] for m in state["messages"][1:]] == ["Question?", "A fresh reply."]
+
+
+async def test_failed_write_cancels_the_started_model_request(
+    user_client: httpx.AsyncClient, standin: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    from afterdark.chat import replies
+
+    conversation = await start_conversation(user_client)
+    standin.tokens, standin.token_delay = 200, 0.02
+
+    async def broken_launch(*args: Any, **kwargs: Any) -> None:
+        raise PoolTimeout("QueuePool limit reached")
+
+    monkeypatch.setattr(replies, "_launch", broken_launch)
+    response = await user_client.post(
+        f"/api/v1/conversations/{conversation['id']}/messages", json={"content": "Hello?"}
+    )
+    assert response.status_code == 503
+    for _ in range(100):  # the prefetched request is cancelled, so the stand-in sees it leave
+        if standin.disconnects:
+            break
+        await asyncio.sleep(0.02)
+    assert standin.disconnects == 1
+    assert standin.completed == 0
+    # Nothing of the failed turn was kept.
+    state = (await user_client.get(f"/api/v1/conversations/{conversation['id']}")).json()
+    assert len(state["messages"]) == 1
