@@ -197,7 +197,7 @@ async def _prefetch(
     mode: Mode,
 ) -> Prefetch:
     """Assemble the prompt and start the backend request (before anything is written)."""
-    persona = await accounts_service.get_persona(session, user)
+    persona = state.persona or await accounts_service.get_persona(session, user)
     character = state.character
     inputs = PromptInputs(
         character=CharacterPrompt(

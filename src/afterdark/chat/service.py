@@ -8,7 +8,7 @@ from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from afterdark.accounts import service as accounts_service
-from afterdark.accounts.models import User
+from afterdark.accounts.models import Persona, User
 from afterdark.characters import service as characters_service
 from afterdark.characters.models import Character
 from afterdark.chat.macros import expand_macros
@@ -29,6 +29,8 @@ class ConversationState:
     character: Character
     tree: Tree[Message]
     running_generation_id: int | None
+    # The owner's persona, loaded with the conversation (None only for a pre-persona account).
+    persona: Persona | None = None
 
     @property
     def path(self) -> list[Message]:
@@ -101,28 +103,31 @@ async def get_conversation(session: AsyncSession, user: User, conversation_id: i
     return conversation
 
 
-def _state_query() -> Select[Conversation, Character, int | None]:
+def _state_query() -> Select[Conversation, Character, int | None, Persona | None]:
     running = (
         select(Generation.id)
         .where(Generation.conversation_id == Conversation.id, Generation.status == "streaming")
         .limit(1)
         .scalar_subquery()
     )
-    return select(Conversation, Character, running).join(
-        Character, Character.id == Conversation.character_id
+    return (
+        select(Conversation, Character, running, Persona)
+        .join(Character, Character.id == Conversation.character_id)
+        .outerjoin(Persona, Persona.user_id == Conversation.user_id)
     )
 
 
 async def _load(session: AsyncSession, *where: ColumnElement[bool]) -> ConversationState | None:
-    """Two queries: the conversation with its character and running generation; its messages."""
+    """Two queries: the conversation with its character, running generation and the owner's
+    persona; then its messages."""
     row = (await session.execute(_state_query().where(*where))).first()
     if row is None:
         return None
-    conversation, character, running = row
+    conversation, character, running, persona = row
     messages = await session.scalars(
         select(Message).where(Message.conversation_id == conversation.id)
     )
-    return ConversationState(conversation, character, Tree.build(messages), running)
+    return ConversationState(conversation, character, Tree.build(messages), running, persona)
 
 
 async def load_state(session: AsyncSession, conversation: Conversation) -> ConversationState:
