@@ -177,11 +177,10 @@ async def update_conversation(
 
 
 async def delete_conversation(session: AsyncSession, user: User, conversation_id: int) -> None:
-    conversation = await get_conversation(session, user, conversation_id)
-    state = await load_state(session, conversation)
+    state = await get_state(session, user, conversation_id)
     if state.running_generation_id is not None:
         raise ConflictError("A reply is still being written; stop it before deleting.")
-    await session.delete(conversation)
+    await session.delete(state.conversation)
     await session.flush()
 
 

@@ -169,6 +169,8 @@ async def generation_events(
     generation_id: int, request: Request, user: CurrentUser, runtime: RuntimeDep
 ) -> Response:
     """Server-Sent Events of one generation; resumes after Last-Event-ID."""
+    # A short session of its own, closed before streaming: SessionDep would stay open
+    # (holding a pooled connection) for the whole life of the response.
     async with runtime.database.session() as session:
         events = await replies.generation_events(
             session,
