@@ -47,6 +47,10 @@ def create_app(settings: Settings, *, backend: LLMBackend | None = None) -> Fast
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # A message may be up to max_message_chars of 4-byte characters, plus JSON overhead.
-    app.add_middleware(BodyLimit, limit=settings.chat.max_message_chars * 4 + 65536)
+    app.add_middleware(
+        BodyLimit,
+        limit=settings.chat.max_message_chars * 4 + 65536,
+        uploads=characters.UPLOAD_LIMITS,
+    )
     app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)
     return app

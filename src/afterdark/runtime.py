@@ -10,12 +10,13 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from afterdark.characters import service as characters_service
+from afterdark.characters import catalogue
 from afterdark.chat.generation import Generations
 from afterdark.config import Settings
 from afterdark.llm.base import LLMBackend
 from afterdark.llm.registry import create_backend
 from afterdark.store.engine import Database
+from afterdark.store.files import FileStore
 from afterdark.store.migrate import upgrade
 
 
@@ -26,6 +27,7 @@ class Runtime:
     backend: LLMBackend
     generations: Generations
     secret_key: bytes
+    files: FileStore
 
     async def aclose(self) -> None:
         await self.generations.aclose()
@@ -40,7 +42,7 @@ async def prepare_database(settings: Settings) -> Database:
     await upgrade(database)
     if settings.seed_catalogue:
         async with database.session() as session:
-            await characters_service.seed_catalogue(session)
+            await catalogue.seed_catalogue(session)
             await session.commit()
     return database
 
@@ -53,7 +55,14 @@ async def open_runtime(
     backend = backend or create_backend(settings.llm)
     generations = Generations(database, backend, settings.chat.flush_interval)
     await generations.startup(recover=recover)
-    return Runtime(settings, database, backend, generations, load_secret_key(settings))
+    return Runtime(
+        settings, database, backend, generations, load_secret_key(settings), file_store(settings)
+    )
+
+
+def file_store(settings: Settings) -> FileStore:
+    """Where card images, CharX assets and avatars live: ``DATA_DIR/files``."""
+    return FileStore(Path(settings.data_dir) / "files")
 
 
 def load_secret_key(settings: Settings) -> bytes:

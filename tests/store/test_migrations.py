@@ -9,6 +9,7 @@ from sqlalchemy import inspect, select
 
 from afterdark.accounts import service as accounts_service
 from afterdark.accounts.schemas import UserCreate
+from afterdark.characters import catalogue
 from afterdark.characters import service as characters_service
 from afterdark.chat import service as chat_service
 from afterdark.chat.models import Message
@@ -38,7 +39,7 @@ async def test_conversation_round_trip(database_url: str) -> None:
     try:
         await upgrade(database)
         async with database.session() as session:
-            await characters_service.seed_catalogue(session)
+            await catalogue.seed_catalogue(session)
             user = await accounts_service.create_user(
                 session,
                 UserCreate(email="Kim@Example.com", password="x" * 12, birthdate=date(1990, 5, 6)),

@@ -3,7 +3,8 @@
 Layout, in order:
 
 1. one system message: the system prompt (the card's, else the global one), then
-   lore placed before the character, description, personality, scenario, lore placed
+   lore placed before the character, description, appearance, backstory, personality,
+   speaking style, scenario, lore placed
    after the character, the persona, the scene, remembered facts, and the example
    dialogue;
 2. the history, oldest first;
@@ -63,7 +64,10 @@ class PromptTooLongError(AfterdarkError):
 class CharacterPrompt:
     name: str
     description: str = ""
+    appearance: str = ""
+    backstory: str = ""
     personality: str = ""
+    speaking_style: str = ""
     scenario: str = ""
     example_dialogue: str = ""
     system_prompt: str = ""
@@ -186,7 +190,10 @@ def _system_text(inputs: PromptInputs, expand: Callable[..., str]) -> str:
         header,
         *(expand(entry) for entry in inputs.lore_before),
         expand(card.description),
+        _labelled("{{char}}'s appearance: ", card.appearance, expand),
+        _labelled("{{char}}'s backstory: ", card.backstory, expand),
         _labelled("{{char}}'s personality: ", card.personality, expand),
+        _labelled("How {{char}} speaks: ", card.speaking_style, expand),
         _labelled("Scenario: ", card.scenario, expand),
         *(expand(entry) for entry in inputs.lore_after),
         _labelled("About {{user}}: ", inputs.persona.description, expand),

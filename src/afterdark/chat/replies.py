@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from afterdark.accounts import service as accounts_service
 from afterdark.accounts.models import User
+from afterdark.characters.service import character_prompt
 from afterdark.chat.generation import GenerationJob, Generations, Prefetch
 from afterdark.chat.models import Conversation, Generation, Message
 from afterdark.chat.prompt import (
-    CharacterPrompt,
     HistoryMessage,
     PersonaPrompt,
     PromptInputs,
@@ -200,15 +200,7 @@ async def _prefetch(
     persona = state.persona or await accounts_service.get_persona(session, user)
     character = state.character
     inputs = PromptInputs(
-        character=CharacterPrompt(
-            name=character.name,
-            description=character.description,
-            personality=character.personality,
-            scenario=character.scenario,
-            example_dialogue=character.example_dialogue,
-            system_prompt=character.system_prompt,
-            post_history_instructions=character.post_history_instructions,
-        ),
+        character=character_prompt(character),
         persona=PersonaPrompt(name=persona.name, description=persona.description),
         history=history,
         scene=state.conversation.scene,

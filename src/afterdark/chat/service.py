@@ -65,7 +65,10 @@ async def create_conversation(
             parent_id=None,
             role="assistant",
             content=expand_macros(
-                text, char=character.name, user=persona.name, rng_seed=f"{conversation.id}:{i}"
+                text,
+                char=character.macro_name,
+                user=persona.name,
+                rng_seed=f"{conversation.id}:{i}",
             ),
         )
         for i, text in enumerate(character.greetings)

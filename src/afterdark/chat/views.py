@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from afterdark.characters import service as characters_service
 from afterdark.characters.models import Character
 from afterdark.chat.models import Conversation, Message
 from afterdark.chat.schemas import (
@@ -33,7 +34,9 @@ def message_public(message: Message, tree: Tree[Message]) -> MessagePublic:
 
 
 def character_ref(character: Character) -> CharacterRef:
-    return CharacterRef(id=character.id, name=character.name, avatar_url=None)
+    return CharacterRef(
+        id=character.id, name=character.name, avatar_url=characters_service.avatar_url(character)
+    )
 
 
 def conversation_public(state: ConversationState) -> ConversationPublic:

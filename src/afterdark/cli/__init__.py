@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from afterdark.cli import characters, chat, config, db, serve, users
+from afterdark.cli import cards, characters, chat, config, db, serve, users
 
 app = typer.Typer(
     name="afterdark",
@@ -18,6 +18,7 @@ app.add_typer(config.app, name="config")
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
 app.add_typer(characters.app, name="characters")
+app.add_typer(cards.app, name="cards")
 
 
 def main() -> None:

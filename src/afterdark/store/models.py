@@ -1,7 +1,7 @@
 """Every model, imported in one place so metadata is complete for migrations."""
 
 from afterdark.accounts.models import ApiToken, AuthSession, Persona, User
-from afterdark.characters.models import Character
+from afterdark.characters.models import Character, CharacterAsset, CharacterVersion
 from afterdark.chat.models import Conversation, Generation, Message
 from afterdark.store.base import Base
 
@@ -10,6 +10,8 @@ __all__ = [
     "AuthSession",
     "Base",
     "Character",
+    "CharacterAsset",
+    "CharacterVersion",
     "Conversation",
     "Generation",
     "Message",

@@ -1,0 +1,201 @@
+"""Import character cards (JSON, PNG, CharX; V1, V2, V3) as characters, losslessly.
+
+The card's JSON text is stored exactly as found, beside the fields read from it; a PNG card
+is kept whole and a CharX archive member by member, so export can give back what came in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import mimetypes
+from dataclasses import dataclass
+
+from annotated_types import MaxLen
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from afterdark.accounts.models import User
+from afterdark.characters import avatars, versions
+from afterdark.characters.cardmap import fields_from_card
+from afterdark.characters.cards import DEFAULT_LIMITS, CardLimits, ImportedCard, read_card_file
+from afterdark.characters.cards.charx import embedded_path
+from afterdark.characters.models import Character, CharacterAsset
+from afterdark.characters.schemas import CharacterFields
+from afterdark.characters.service import check_character_age
+from afterdark.errors import AfterdarkError, InvalidInputError
+from afterdark.store.files import FileStore
+
+MAX_FILES_PER_IMPORT = 100
+
+
+@dataclass
+class ImportOutcome:
+    filename: str
+    character: Character | None = None
+    error: str | None = None
+
+
+@dataclass
+class ParsedCard:
+    imported: ImportedCard
+    fields: dict[str, Any]
+
+
+def parse_card_file(data: bytes, filename: str, limits: CardLimits = DEFAULT_LIMITS) -> ParsedCard:
+    """Read and check a card file (any container, any version) without storing anything."""
+    imported = read_card_file(data, filename, limits)
+    fields = fields_from_card(imported.card.data, imported.card.spec)
+    check_imported_fields(fields)
+    return ParsedCard(imported, fields)
+
+
+def check_imported_fields(fields: dict[str, Any]) -> None:
+    """Refuse what the app cannot hold, without changing a byte of what it keeps."""
+    if not str(fields["name"]).strip():
+        raise InvalidInputError("The card has no name.")
+    if len(fields["name"]) > 200:
+        raise InvalidInputError("The card's name is longer than 200 characters.")
+    if fields["age"] is not None:
+        check_character_age(fields["age"], fields["name"])
+    for name, info in CharacterFields.model_fields.items():
+        caps = [m.max_length for m in info.metadata if isinstance(m, MaxLen)]
+        value = fields.get(name)
+        if caps and isinstance(value, str | list) and len(value) > caps[0]:
+            unit = "items" if isinstance(value, list) else "characters"
+            raise InvalidInputError(f"The card's {name} is longer than {caps[0]} {unit}.")
+
+
+async def import_card(
+    session: AsyncSession,
+    files: FileStore,
+    owner: User | None,
+    data: bytes,
+    filename: str = "",
+    limits: CardLimits = DEFAULT_LIMITS,
+) -> Character:
+    """One card file as a new character of ``owner`` (None: a built-in one)."""
+    return await store_card(
+        session, files, owner, parse_card_file(data, filename, limits), filename
+    )
+
+
+async def store_card(
+    session: AsyncSession,
+    files: FileStore,
+    owner: User | None,
+    parsed: ParsedCard,
+    filename: str = "",
+) -> Character:
+    """Save a parsed card as a character, with its files, thumbnail and first version."""
+    imported, fields = parsed.imported, parsed.fields
+    character = Character(
+        owner_id=owner.id if owner else None,
+        version=1,
+        card_text=imported.card.text,
+        card_spec=imported.card.spec,
+        card_container=imported.container,
+        **fields,
+    )
+    session.add(character)
+    await session.flush()
+    picture = _store_files(session, files, character, imported)
+    if picture is not None:
+        await _add_thumbnail(session, files, character, picture)
+    versions.record(session, character, f"Imported from {filename or imported.container}")
+    await session.flush()
+    return character
+
+
+def _store_files(
+    session: AsyncSession, files: FileStore, character: Character, imported: ImportedCard
+) -> bytes | None:
+    """Keep the PNG or the CharX members; return the picture to make a thumbnail of."""
+    if imported.image is not None:
+        _add_asset(session, files, character, "card_png", "", imported.image, 0)
+        return imported.image
+    icon = _main_icon_path(imported.card.data)
+    picture = None
+    for position, member in enumerate(imported.members):
+        _add_asset(session, files, character, "member", member.path, member.data, position)
+        if member.path == icon or (icon is None and picture is None and _is_image(member.path)):
+            picture = member.data
+    return picture
+
+
+def _add_asset(
+    session: AsyncSession,
+    files: FileStore,
+    character: Character,
+    role: str,
+    path: str,
+    data: bytes,
+    position: int,
+) -> None:
+    media_type = "image/png" if role == "card_png" else _media_type(path)
+    session.add(
+        CharacterAsset(
+            character_id=character.id,
+            role=role,
+            path=path,
+            media_type=media_type,
+            size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            file_key=files.put_in(session, data),
+            position=position,
+        )
+    )
+
+
+async def _add_thumbnail(
+    session: AsyncSession, files: FileStore, character: Character, picture: bytes
+) -> None:
+    try:
+        # Decoding and resizing take ~15 ms: off the event loop, so streams keep flowing.
+        small = await asyncio.to_thread(avatars.thumbnail, picture)
+    except AfterdarkError:
+        return  # a card with an unreadable picture still imports; lists show generated art
+    _add_asset(session, files, character, "thumbnail", "", small, 0)
+
+
+def _media_type(path: str) -> str:
+    return mimetypes.guess_type(path)[0] or "application/octet-stream"
+
+
+def _is_image(path: str) -> bool:
+    return _media_type(path) in avatars.IMAGE_TYPES.values()
+
+
+def _main_icon_path(card: dict[str, Any]) -> str | None:
+    body = card.get("data")
+    assets = body.get("assets") if isinstance(body, dict) else None
+    if not isinstance(assets, list):
+        return None
+    icons = [a for a in assets if isinstance(a, dict) and a.get("type") == "icon"]
+    main = next((a for a in icons if a.get("name") == "main"), icons[0] if icons else None)
+    uri = main.get("uri") if main else None
+    return embedded_path(uri) if isinstance(uri, str) else None
+
+
+async def import_many(
+    session: AsyncSession,
+    files: FileStore,
+    owner: User | None,
+    uploads: list[tuple[str, bytes]],
+    limits: CardLimits = DEFAULT_LIMITS,
+) -> list[ImportOutcome]:
+    """Import each file on its own: one bad card does not stop the others."""
+    if len(uploads) > MAX_FILES_PER_IMPORT:
+        raise InvalidInputError(f"Import at most {MAX_FILES_PER_IMPORT} files at once.")
+    outcomes = []
+    for filename, data in uploads:
+        # Everything that can refuse a card happens before anything is written.
+        try:
+            parsed = parse_card_file(data, filename, limits)
+        except AfterdarkError as exc:
+            outcomes.append(ImportOutcome(filename, error=str(exc)))
+            continue
+        character = await store_card(session, files, owner, parsed, filename)
+        outcomes.append(ImportOutcome(filename, character=character))
+    return outcomes

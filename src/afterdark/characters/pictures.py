@@ -1,0 +1,55 @@
+"""A character's picture: the thumbnail of its own image, its catalogue portrait, or art
+generated from its name; and replacing it with an upload."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from afterdark.accounts.models import User
+from afterdark.characters import avatars, catalogue
+from afterdark.characters.models import Character, CharacterAsset
+from afterdark.characters.service import assets_of, get_owned
+from afterdark.store.files import FileStore
+
+
+async def picture(
+    session: AsyncSession, files: FileStore, character: Character
+) -> tuple[bytes, str]:
+    """The image lists and chats show for a character, and its media type."""
+    thumb = next((a for a in await assets_of(session, character) if a.role == "thumbnail"), None)
+    if thumb is not None:
+        return files.read(thumb.file_key), thumb.media_type
+    if character.avatar_path and (portrait := catalogue.portrait_bytes(character.avatar_path)):
+        return portrait, "image/png"
+    return avatars.generated_portrait(character.name), "image/png"
+
+
+async def set_avatar(
+    session: AsyncSession, files: FileStore, user: User, character_id: int, data: bytes
+) -> Character:
+    """Replace an own character's picture (checked, thumbnailed; the old one removed)."""
+    character = await get_owned(session, user, character_id)
+    media_type = avatars.image_type(data)
+    small = await asyncio.to_thread(avatars.thumbnail, data)
+    old = [a for a in await assets_of(session, character) if a.role in ("avatar", "thumbnail")]
+    for asset in old:
+        await session.delete(asset)
+    files.delete_after_commit(session, [a.file_key for a in old])
+    for role, blob, kind in (("avatar", data, media_type), ("thumbnail", small, "image/webp")):
+        session.add(
+            CharacterAsset(
+                character_id=character.id,
+                role=role,
+                media_type=kind,
+                size=len(blob),
+                sha256=hashlib.sha256(blob).hexdigest(),
+                file_key=files.put_in(session, blob),
+            )
+        )
+    # Picture URLs carry the version, so browsers fetch the new one.
+    character.version += 1
+    await session.flush()
+    return character
