@@ -199,3 +199,37 @@ async def test_import_needs_files_and_a_login(client: httpx.AsyncClient) -> None
         "/api/v1/characters/import", files=upload(CARDS / "st_default_Seraphina.png")
     )
     assert response.status_code == 401
+
+
+async def test_lorebook_import_and_export(user_client: httpx.AsyncClient) -> None:
+    world = CARDS / "st_Eldoria_world_info.json"
+    cid = (await user_client.post("/api/v1/characters", json=DRAFT)).json()["id"]
+    empty = await user_client.get(f"/api/v1/characters/{cid}/lorebook")
+    assert empty.status_code == 404
+    put = await user_client.put(
+        f"/api/v1/characters/{cid}/lorebook",
+        files={"file": (world.name, world.read_bytes(), "application/json")},
+    )
+    assert put.status_code == 200, put.text
+    book = put.json()["book"]
+    original = json.loads(world.read_text(encoding="utf-8"))
+    assert len(book["entries"]) == len(original["entries"])
+    assert put.json()["version"] == 2
+    # Back out as SillyTavern world info: the same entries, field for field.
+    st = await user_client.get(f"/api/v1/characters/{cid}/lorebook?format=sillytavern")
+    assert json.loads(st.content)["entries"] == original["entries"]
+    v3 = json.loads((await user_client.get(f"/api/v1/characters/{cid}/lorebook")).content)
+    assert v3["spec"] == "lorebook_v3"
+    # Appending keeps what was there; a card is not a lorebook.
+    again = await user_client.put(
+        f"/api/v1/characters/{cid}/lorebook",
+        files={"file": (world.name, world.read_bytes(), "application/json")},
+    )
+    assert len(again.json()["book"]["entries"]) == 2 * len(original["entries"])
+    card = CARDS / "card-architect_test-card_v3.json"
+    wrong = await user_client.put(
+        f"/api/v1/characters/{cid}/lorebook",
+        files={"file": (card.name, card.read_bytes(), "application/json")},
+    )
+    assert wrong.status_code == 422
+    assert "not a lorebook" in wrong.json()["error"]["message"]

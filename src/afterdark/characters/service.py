@@ -128,9 +128,10 @@ async def get_owned(session: AsyncSession, user: User, character_id: int) -> Cha
     return character
 
 
-async def _save(
+async def save_fields(
     session: AsyncSession, character: Character, changes: dict[str, Any], note: str
 ) -> Character:
+    """Apply checked changes; a real change is saved as a new version."""
     current = versions.fields_of(character)
     changes = {k: v for k, v in changes.items() if current.get(k) != v}
     if not changes:
@@ -154,7 +155,7 @@ async def update_character(
     for field, value in changes.items():
         if value is None and field != "book":
             raise InvalidInputError(f"{field} cannot be null.")
-    return await _save(session, character, changes, data.note)
+    return await save_fields(session, character, changes, data.note)
 
 
 async def restore_version(
@@ -163,7 +164,7 @@ async def restore_version(
     """Bring back the fields of an earlier version, as a new version."""
     character = await get_owned(session, user, character_id)
     fields = await versions.fields_at(session, character, number)
-    return await _save(session, character, fields, f"Restored version {number}")
+    return await save_fields(session, character, fields, f"Restored version {number}")
 
 
 async def list_versions(

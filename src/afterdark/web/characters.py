@@ -8,7 +8,7 @@ from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.responses import Response
 
 from afterdark.accounts import service as accounts_service
-from afterdark.characters import exporter, importer, pictures, studio
+from afterdark.characters import exporter, importer, lorebooks, pictures, studio
 from afterdark.characters import service as characters_service
 from afterdark.characters.cards import DEFAULT_LIMITS
 from afterdark.characters.schemas import (
@@ -32,6 +32,7 @@ _MIB = 2**20
 UPLOAD_LIMITS = {
     r"/api/v1/characters/import": 128 * _MIB,
     r"/api/v1/characters/\d+/avatar": 16 * _MIB,
+    r"/api/v1/characters/\d+/lorebook": 32 * _MIB,
 }
 
 
@@ -210,3 +211,35 @@ async def set_avatar(
     character = await pictures.set_avatar(session, runtime.files, user, character_id, data)
     assets = await characters_service.assets_of(session, character)
     return characters_service.public(character, user, assets)
+
+
+@router.put("/{character_id}/lorebook")
+async def import_lorebook(
+    character_id: int,
+    file: Annotated[UploadFile, File(description="V3 lorebook or SillyTavern world info")],
+    user: CurrentUser,
+    session: SessionDep,
+    replace: bool = False,
+) -> CharacterPublic:
+    data = await _read(file)
+    character = await lorebooks.import_lorebook(
+        session, user, character_id, data, file.filename or "", replace=replace
+    )
+    assets = await characters_service.assets_of(session, character)
+    return characters_service.public(character, user, assets)
+
+
+@router.get("/{character_id}/lorebook")
+async def export_lorebook(
+    character_id: int,
+    user: CurrentUser,
+    session: SessionDep,
+    format: Literal["v3", "sillytavern"] = "v3",
+) -> Response:
+    character = await characters_service.get_character(session, user, character_id)
+    filename, data = lorebooks.export_lorebook(character, format)
+    return Response(
+        data,
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
