@@ -180,22 +180,11 @@ def new_card(spec: Spec) -> dict[str, Any]:
     v1 = {key: "" for key in V1_KEYS.values()}
     if spec == "v1":
         return v1
-    data: dict[str, Any] = {
-        **v1,
-        "creator_notes": "",
-        "system_prompt": "",
-        "post_history_instructions": "",
-        "alternate_greetings": [],
-        "tags": [],
-        "creator": "",
-        "character_version": "",
-        "extensions": {},
-    }
-    if spec == "v2":
-        return {"spec": "chara_card_v2", "spec_version": "2.0", "data": data}
-    now = int(time.time())
-    data.update(group_only_greetings=[], creation_date=now, modification_date=now)
-    return {"spec": "chara_card_v3", "spec_version": "3.0", "data": data}
+    card = convert(v1, spec)
+    if spec == "v3":
+        now = int(time.time())
+        card["data"].update(creation_date=now, modification_date=now)
+    return card
 
 
 def export_card(

@@ -178,11 +178,15 @@ async def export_character(
 ) -> Response:
     character = await characters_service.get_character(session, user, character_id)
     exported = await exporter.export_character(session, runtime.files, character, format, spec)
+    return _download(exported.filename, exported.media_type, exported.data)
+
+
+def _download(filename: str, media_type: str, data: bytes) -> Response:
     return Response(
-        exported.data,
-        media_type=exported.media_type,
+        data,
+        media_type=media_type,
         headers={
-            "Content-Disposition": f'attachment; filename="{exported.filename}"',
+            "Content-Disposition": f'attachment; filename="{filename}"',
             "Cache-Control": "no-store",
         },
     )
@@ -238,8 +242,4 @@ async def export_lorebook(
 ) -> Response:
     character = await characters_service.get_character(session, user, character_id)
     filename, data = lorebooks.export_lorebook(character, format)
-    return Response(
-        data,
-        media_type="application/json",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return _download(filename, "application/json", data)
