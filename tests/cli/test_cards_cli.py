@@ -51,6 +51,15 @@ def test_import_export_inspect(env: dict[str, str], tmp_path: Path) -> None:
     ok = run(["cards", "import", str(CARDS / "choral_Default-chan_v3.png")], env)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert ok.stdout.strip().isdigit()
+    listed = json.loads(run(["characters", "list", "--json"], env).stdout)
+    assert next(c for c in listed if c["id"] == int(ok.stdout))["age"] == 19  # stated in the card
+    young = run(["cards", "import", str(CARDS / "st_default_FluxTheCat.png"), "--age", "12"], env)
+    assert young.returncode == 1
+    assert "adult" in young.stdout
+    aged = run(["cards", "import", str(CARDS / "st_default_FluxTheCat.png"), "--age", "21"], env)
+    assert aged.returncode == 0
+    listed = json.loads(run(["characters", "list", "--json"], env).stdout)
+    assert next(c for c in listed if c["id"] == int(aged.stdout))["age"] == 21
 
     for cid, source, fmt in [
         (lines[0], "st_default_Seraphina.png", "png"),

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 from PIL import Image
 
 from afterdark.characters.cards import read_card_file
 
 CARDS = Path(__file__).resolve().parents[3] / "shared" / "data" / "cards"
+
+
+@pytest.fixture
+def llm_base_url(standin: Any) -> str:
+    return str(standin.base_url)
+
 
 DRAFT = {
     "name": "Juno Vale",
@@ -233,3 +242,99 @@ async def test_lorebook_import_and_export(user_client: httpx.AsyncClient) -> Non
     )
     assert wrong.status_code == 422
     assert "not a lorebook" in wrong.json()["error"]["message"]
+
+
+BOOK = {
+    "entries": [
+        {
+            "keys": [],
+            "content": "@@depth 2\nThe glasshouse is always warm.",
+            "constant": True,
+            "enabled": True,
+            "insertion_order": 5,
+            "position": "after_char",
+        },
+        {
+            "keys": ["fern"],
+            "content": "Ferns are her favourite.",
+            "enabled": True,
+            "insertion_order": 1,
+        },
+        {
+            "keys": [],
+            "content": "Switched off.",
+            "constant": True,
+            "enabled": False,
+            "insertion_order": 0,
+        },
+    ]
+}
+
+
+async def test_preview_shows_constant_lore_and_warns_about_age(
+    user_client: httpx.AsyncClient,
+) -> None:
+    preview = (
+        await user_client.post("/api/v1/characters/preview", json={**DRAFT, "book": BOOK})
+    ).json()
+    system = preview["messages"][0]["content"]
+    assert "The glasshouse is always warm." in system
+    assert "@@depth" not in system
+    assert "Switched off." not in system
+    assert "Ferns are her favourite." not in system
+    assert any("1 lorebook entries are triggered by keys" in w for w in preview["warnings"])
+    young = (
+        await user_client.post(
+            "/api/v1/characters/preview", json={**DRAFT, "age": 25, "backstory": "She is 15."}
+        )
+    ).json()
+    assert any(w.startswith("This will not save") for w in young["warnings"])
+
+
+async def test_chat_needs_an_age_and_uses_constant_lore(
+    user_client: httpx.AsyncClient, standin: Any
+) -> None:
+    flux = (
+        await user_client.post(
+            "/api/v1/characters/import", files=upload(CARDS / "st_default_FluxTheCat.png")
+        )
+    ).json()[0]["character"]
+    refused = await user_client.post("/api/v1/conversations", json={"character_id": flux["id"]})
+    assert refused.status_code == 422
+    assert "states no age" in refused.json()["error"]["message"]
+
+    cid = (await user_client.post("/api/v1/characters", json={**DRAFT, "book": BOOK})).json()["id"]
+    conversation = (
+        await user_client.post("/api/v1/conversations", json={"character_id": cid})
+    ).json()
+    standin.reply = "Welcome in."
+    sent = await user_client.post(
+        f"/api/v1/conversations/{conversation['id']}/messages", json={"content": "Hello"}
+    )
+    assert sent.status_code in (200, 201), sent.text
+    for _ in range(200):
+        if standin.requests:
+            break
+        await asyncio.sleep(0.01)
+    system = standin.requests[-1]["messages"][0]["content"]
+    assert "The glasshouse is always warm." in system
+    assert "Switched off." not in system
+
+
+async def test_download_names_keep_any_script(user_client: httpx.AsyncClient) -> None:
+    cid = (
+        await user_client.post("/api/v1/characters", json={**DRAFT, "name": "Zoë Ōkawa/千尋"})
+    ).json()["id"]
+    response = await user_client.get(f"/api/v1/characters/{cid}/export?format=json")
+    disposition = response.headers["content-disposition"]
+    assert 'filename="Zoe_Okawa_.json"' in disposition
+    assert "filename*=UTF-8''Zo%C3%AB_%C5%8Ckawa_%E5%8D%83%E5%B0%8B.json" in disposition
+
+
+async def test_validation_errors_list_each_field(user_client: httpx.AsyncClient) -> None:
+    response = await user_client.post(
+        "/api/v1/characters", json={**DRAFT, "age": "old", "tagline": "x" * 301}
+    )
+    assert response.status_code == 422
+    fields = {f["field"] for f in response.json()["error"]["fields"]}
+    assert fields == {"age", "tagline"}

@@ -31,11 +31,14 @@ class StatedAge:
     explicit: bool  # from an "Age: N" attribute rather than prose
 
 
-_UNITS = r"(?:feet|foot|ft|cm|m|kg|lbs?|pounds|inches|in|%|percent|times|hours?|minutes?|days?|weeks?|months?|am|pm|o'clock)"
-_RELATIONS = (
-    r"(?:son|sons|daughter|daughters|child|children|kid|kids|sister|brother|sibling|siblings|"
-    r"niece|nephew|cousin|boy|girl)?"
+_UNITS = (
+    r"(?:feet|foot|ft|cm|m|kg|lbs?|pounds|inches|in|%|percent|times|hours?|minutes?|days?|"
+    r"weeks?|months?|am|pm|o'clock)"
 )
+_RELATION_WORDS = {
+    *"son sons daughter daughters child children kid kids sister brother sibling".split(),
+    *"siblings niece nephew cousin boy girl".split(),
+}
 _FIELD = re.compile(
     r"(?:\bage\b\s*(?:[:=(\"'\[]\s*)+|\baged\s+)[\"']?\s*(\d{1,6})\b", re.IGNORECASE
 )
@@ -51,7 +54,6 @@ _IS = re.compile(
     re.IGNORECASE,
 )
 _POSSESSIVE = {"her", "his", "their", "my", "your", "its", "our", "whose"}
-_RELATION_WORDS = set(_RELATIONS.strip("(?:)?").split("|"))
 _MINOR_WORDS = re.compile(r"\b(?:underage|under-age|is a minor|a minor,)\b", re.IGNORECASE)
 
 

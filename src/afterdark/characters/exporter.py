@@ -137,5 +137,6 @@ def _base_image(files: FileStore, character: Character, assets: list[CharacterAs
 
 
 def _filename(name: str, container: str) -> str:
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "character"
+    # Letters of any script are kept (the download header carries them as UTF-8).
+    stem = re.sub(r"[\\/:*?\"<>|\x00-\x1f\s]+", "_", name).strip("._") or "character"
     return f"{stem[:80]}.{container}"

@@ -10,10 +10,9 @@ import asyncio
 import hashlib
 import mimetypes
 from dataclasses import dataclass
-
-from annotated_types import MaxLen
 from typing import Any
 
+from annotated_types import MaxLen
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from afterdark.accounts.models import User
@@ -74,11 +73,18 @@ async def import_card(
     data: bytes,
     filename: str = "",
     limits: CardLimits = DEFAULT_LIMITS,
+    *,
+    default_age: int | None = None,
 ) -> Character:
-    """One card file as a new character of ``owner`` (None: a built-in one)."""
-    return await store_card(
-        session, files, owner, parse_card_file(data, filename, limits), filename
-    )
+    """One card file as a new character of ``owner`` (None: a built-in one).
+
+    ``default_age`` is given to a card that states no age (a stated one always wins).
+    """
+    parsed = parse_card_file(data, filename, limits)
+    if parsed.fields["age"] is None and default_age is not None:
+        check_character_age(default_age, parsed.fields["name"])
+        parsed.fields["age"] = default_age
+    return await store_card(session, files, owner, parsed, filename)
 
 
 async def store_card(

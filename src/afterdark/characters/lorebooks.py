@@ -52,6 +52,6 @@ def export_lorebook(character: Character, fmt: LorebookFormat) -> tuple[str, byt
         raise NotFoundError(f"{character.name} has no lorebook entries to export.")
     book: dict[str, Any] = character.book
     body = lorebook_v3(book) if fmt == "v3" else book_to_sillytavern(book)
-    stem = "".join(c if c.isalnum() else "_" for c in character.name).strip("_") or "lorebook"
+    stem = "".join(c if c.isalnum() else "_" for c in character.name).strip("_")[:80] or "lorebook"
     suffix = "lorebook" if fmt == "v3" else "world"
     return f"{stem}.{suffix}.json", dump_card(body).encode("utf-8")

@@ -12,6 +12,7 @@ from afterdark.accounts.models import User
 from afterdark.characters import avatars, catalogue
 from afterdark.characters.models import Character, CharacterAsset
 from afterdark.characters.service import assets_of, get_owned
+from afterdark.kit.clock import utcnow
 from afterdark.store.files import FileStore
 
 
@@ -49,7 +50,8 @@ async def set_avatar(
                 file_key=files.put_in(session, blob),
             )
         )
-    # Picture URLs carry the version, so browsers fetch the new one.
-    character.version += 1
+    # Picture URLs carry the update time, so browsers fetch the new one. A picture is not a
+    # version of the character's text: restoring a version keeps the current picture.
+    character.updated_at = utcnow()
     await session.flush()
     return character

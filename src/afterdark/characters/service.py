@@ -257,7 +257,8 @@ def character_prompt(character: Character) -> CharacterPrompt:
 
 
 def avatar_url(character: Character) -> str:
-    return f"/api/v1/characters/{character.id}/avatar?v={character.version}"
+    stamp = int(character.updated_at.timestamp() * 1000) if character.updated_at else 0
+    return f"/api/v1/characters/{character.id}/avatar?v={character.version}.{stamp}"
 
 
 def summary(character: Character, user: User | None) -> CharacterSummary:

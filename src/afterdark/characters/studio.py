@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from afterdark.characters.ages import UnderageCharacterError, card_age, check_character_age
+from afterdark.characters.lore import constant_lore, keyed_entry_count
 from afterdark.characters.schemas import PreviewRequest, PreviewSection, PromptPreview
 from afterdark.chat.examples import parse_example_dialogue
 from afterdark.chat.macros import expand_macros
@@ -46,8 +48,15 @@ def preview_prompt(
         greeting = expand_macros(draft.first_message, char=name, user=persona.name, rng_seed=0)
         history.append(HistoryMessage(id=1, role="assistant", content=greeting))
     history.append(HistoryMessage(id=2, role="user", content=SAMPLE_USER_MESSAGE))
-    inputs = PromptInputs(character=character, persona=persona, history=history)
-    warnings = _advice(draft, name, persona.name)
+    before, after = constant_lore(draft.book)
+    inputs = PromptInputs(
+        character=character,
+        persona=persona,
+        history=history,
+        lore_before=before,
+        lore_after=after,
+    )
+    warnings = _age_warnings(draft, name) + _advice(draft, name, persona.name)
     try:
         prompt = assemble_prompt(
             inputs, tokenizer=tokenizer, context_size=context_size, reserve_tokens=reply_tokens
@@ -91,12 +100,28 @@ def preview_prompt(
     )
 
 
+def _age_warnings(draft: PreviewRequest, name: str) -> list[str]:
+    texts = [draft.description, draft.appearance, draft.backstory, draft.personality]
+    try:
+        if draft.age is not None:
+            check_character_age(draft.age, name)
+        card_age(name, [*texts, draft.scenario, draft.first_message])
+    except UnderageCharacterError as exc:
+        return [f"This will not save: {exc}"]
+    return []
+
+
 def _advice(draft: PreviewRequest, name: str, user: str) -> list[str]:
     advice = []
     if not draft.first_message.strip():
         advice.append("Add a greeting: it sets the tone and length of the replies.")
     if not (draft.description.strip() or draft.personality.strip()):
         advice.append("Describe the character or their personality: the model knows nothing else.")
+    if waiting := keyed_entry_count(draft.book):
+        advice.append(
+            f"{waiting} lorebook entries are triggered by keys; only constant entries are "
+            "inserted into chats for now (key matching arrives with the memory features)."
+        )
     dialogue = draft.example_dialogue.strip()
     if dialogue and not parse_example_dialogue(dialogue, char=name, user=user):
         advice.append(

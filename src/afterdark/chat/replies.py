@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from afterdark.accounts import service as accounts_service
 from afterdark.accounts.models import User
+from afterdark.characters.lore import constant_lore
 from afterdark.characters.service import character_prompt
 from afterdark.chat.generation import GenerationJob, Generations, Prefetch
 from afterdark.chat.models import Conversation, Generation, Message
@@ -199,8 +200,11 @@ async def _prefetch(
     """Assemble the prompt and start the backend request (before anything is written)."""
     persona = state.persona or await accounts_service.get_persona(session, user)
     character = state.character
+    lore_before, lore_after = constant_lore(character.book)
     inputs = PromptInputs(
         character=character_prompt(character),
+        lore_before=lore_before,
+        lore_after=lore_after,
         persona=PersonaPrompt(name=persona.name, description=persona.description),
         history=history,
         scene=state.conversation.scene,

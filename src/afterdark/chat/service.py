@@ -46,6 +46,11 @@ async def create_conversation(
 ) -> Conversation:
     """A new conversation; the character's greetings become swipes of its first message."""
     character = await characters_service.get_character(session, user, data.character_id)
+    if character.age is None:
+        raise InvalidInputError(
+            f"{character.name}'s card states no age. Set it (18 or older) in the Studio "
+            "before chatting: every character on Afterdark is an adult."
+        )
     sampler = preset_sampler(data.preset)
     conversation = Conversation(
         user_id=user.id,

@@ -21,6 +21,10 @@ app = typer.Typer(help="Import, export and inspect character cards.", no_args_is
 def import_cards(
     files: list[Path] = typer.Argument(..., help="Card files: .png, .json or .charx."),
     user: str = typer.Option("", help="Owner's email; without it the cards join the catalogue."),
+    age: int | None = typer.Option(
+        None,
+        help="Age (18+) for cards that state none; without it they must get one in the Studio.",
+    ),
 ) -> None:
     """Import cards; prints each new character's id, or 'error: FILE: reason'."""
     settings = settings_or_exit()
@@ -38,7 +42,7 @@ def import_cards(
                     data = path.read_bytes()
                     async with db.session() as session:
                         character = await importer.import_card(
-                            session, store, owner, data, path.name
+                            session, store, owner, data, path.name, default_age=age
                         )
                         await session.commit()
                     typer.echo(character.id)

@@ -39,7 +39,10 @@ async def get_session(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
             raise
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": commit before the response is sent. With the default request scope
+# FastAPI runs the exit after sending, so a client could be told "created" for a write that
+# then fails to commit, or read stale data on its next request.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 def csrf_token_for(runtime: Runtime, session_token: str) -> str:

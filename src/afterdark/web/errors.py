@@ -1,4 +1,8 @@
-"""Render every error as ``{"error": {"code", "message"}}`` with a 4xx/5xx status."""
+"""Render every error as ``{"error": {"code", "message"}}`` with a 4xx/5xx status.
+
+Request validation errors add ``fields``: ``[{"field", "message"}]``, one per problem, so a
+form can show each message beside its field.
+"""
 
 from __future__ import annotations
 
@@ -16,13 +20,22 @@ from afterdark.errors import AfterdarkError
 log = logging.getLogger(__name__)
 
 
-def error_response(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+def error_response(
+    status: int, code: str, message: str, fields: list[dict[str, str]] | None = None
+) -> JSONResponse:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if fields is not None:
+        body["fields"] = fields
+    return JSONResponse({"error": body}, status_code=status)
+
+
+def _where(error: dict[str, Any]) -> str:
+    location = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path")]
+    return ".".join(location)
 
 
 def _describe(error: dict[str, Any]) -> str:
-    location = [str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path")]
-    where = ".".join(location)
+    where = _where(error)
     if error.get("type") == "json_invalid":
         return f"The request body is not valid JSON ({error.get('ctx', {}).get('error', '')})."
     if error.get("type") == "missing" and not where:
@@ -37,8 +50,12 @@ async def _domain(_: Request, exc: Exception) -> Response:
 
 async def _validation(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    message = "; ".join(_describe(e) for e in exc.errors()) or "Invalid request."
-    return error_response(422, "invalid_input", message)
+    errors = exc.errors()
+    message = "; ".join(_describe(e) for e in errors) or "Invalid request."
+    fields = [
+        {"field": _where(e), "message": str(e.get("msg", "invalid"))} for e in errors if _where(e)
+    ]
+    return error_response(422, "invalid_input", message, fields)
 
 
 async def _http(_: Request, exc: Exception) -> Response:

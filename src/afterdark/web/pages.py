@@ -65,6 +65,16 @@ async def character(request: Request, character_id: int) -> HTMLResponse:
     )
 
 
+@router.get("/studio/new", response_class=HTMLResponse)
+async def studio_new(request: Request) -> HTMLResponse:
+    return _page(request, "studio.html", page="studio", title="New character")
+
+
+@router.get("/studio/{character_id}", response_class=HTMLResponse)
+async def studio(request: Request, character_id: int) -> HTMLResponse:
+    return _page(request, "studio.html", page="studio", title="Studio", object_id=character_id)
+
+
 @router.get("/chat/{conversation_id}", response_class=HTMLResponse)
 async def chat(request: Request, conversation_id: int) -> HTMLResponse:
     return _page(request, "chat.html", page="chat", title="Chat", object_id=conversation_id)

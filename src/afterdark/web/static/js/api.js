@@ -74,7 +74,10 @@ async function errorFrom(response) {
 export async function api(method, path, body = undefined, { auth = true, signal } = {}) {
   const headers = { Accept: "application/json", ...csrfHeaders(method) };
   const init = { method, headers, credentials: "same-origin", signal };
-  if (body !== undefined) {
+  if (body instanceof FormData) {
+    // multipart: the browser writes the Content-Type with its boundary
+    init.body = body;
+  } else if (body !== undefined) {
     headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
@@ -101,6 +104,15 @@ export const post = (path, body, opts) => api("POST", path, body, opts);
 export const put = (path, body, opts) => api("PUT", path, body, opts);
 export const patch = (path, body, opts) => api("PATCH", path, body, opts);
 export const del = (path, opts) => api("DELETE", path, undefined, opts);
+
+/** Send files: `fields` maps a form field name to a File or a list of Files. */
+export function upload(method, path, fields, opts) {
+  const form = new FormData();
+  for (const [name, value] of Object.entries(fields)) {
+    for (const file of Array.isArray(value) ? value : [value]) form.append(name, file, file.name);
+  }
+  return api(method, path, form, opts);
+}
 
 /** The signed-in user, or a trip to the login page. */
 export function requireUser() {
