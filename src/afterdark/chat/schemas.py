@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from afterdark.llm.base import SamplerSettings
+from afterdark.store.base import MAX_ID
 
 
 class _Request(BaseModel):
@@ -15,7 +16,7 @@ class _Request(BaseModel):
 
 
 class ConversationCreate(_Request):
-    character_id: int
+    character_id: int = Field(ge=1, le=MAX_ID)
     scene: str = Field(default="", max_length=4000)
     preset: str = Field(default="balanced", max_length=40)
 
@@ -29,7 +30,7 @@ class ConversationUpdate(_Request):
 
 class MessageCreate(_Request):
     content: str
-    parent_id: int | None = None
+    parent_id: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 class MessageEdit(_Request):

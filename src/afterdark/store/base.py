@@ -9,6 +9,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from afterdark.kit.clock import utcnow
 
+MAX_ID = 2**63 - 1
+"""The largest id a row can have (a signed 64-bit integer on SQLite and PostgreSQL)."""
+
 # Named constraints let Alembic alter SQLite tables (batch mode) and PostgreSQL alike.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",

@@ -20,6 +20,7 @@ from afterdark.web.deps import (
     CSRF_COOKIE,
     SESSION_COOKIE,
     CurrentUser,
+    Id,
     RuntimeDep,
     SessionDep,
     csrf_token_for,
@@ -120,5 +121,5 @@ async def create_token(data: TokenCreate, user: CurrentUser, session: SessionDep
 
 
 @router.delete("/tokens/{token_id}", status_code=204)
-async def delete_token(token_id: int, user: CurrentUser, session: SessionDep) -> None:
+async def delete_token(token_id: Id, user: CurrentUser, session: SessionDep) -> None:
     await accounts_service.delete_api_token(session, user, token_id)

@@ -27,7 +27,7 @@ from afterdark.characters.schemas import (
 from afterdark.chat.presets import PRESETS
 from afterdark.chat.prompt import PersonaPrompt
 from afterdark.errors import InvalidInputError
-from afterdark.web.deps import CurrentUser, RuntimeDep, SessionDep
+from afterdark.web.deps import CurrentUser, Id, RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/characters", tags=["characters"])
 
@@ -106,7 +106,7 @@ async def _read(upload: UploadFile) -> bytes:
 
 @router.get("/{character_id}")
 async def get_character(
-    character_id: int, user: CurrentUser, session: SessionDep
+    character_id: Id, user: CurrentUser, session: SessionDep
 ) -> CharacterPublic:
     character = await characters_service.get_character(session, user, character_id)
     assets = await characters_service.assets_of(session, character)
@@ -123,7 +123,7 @@ async def create_character(
 
 @router.patch("/{character_id}")
 async def update_character(
-    character_id: int, data: CharacterUpdate, user: CurrentUser, session: SessionDep
+    character_id: Id, data: CharacterUpdate, user: CurrentUser, session: SessionDep
 ) -> CharacterPublic:
     character = await characters_service.update_character(session, user, character_id, data)
     assets = await characters_service.assets_of(session, character)
@@ -132,14 +132,14 @@ async def update_character(
 
 @router.delete("/{character_id}", status_code=204)
 async def delete_character(
-    character_id: int, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
+    character_id: Id, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
 ) -> None:
     await characters_service.delete_character(session, runtime.files, user, character_id)
 
 
 @router.post("/{character_id}/duplicate", status_code=201)
 async def duplicate_character(
-    character_id: int, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
+    character_id: Id, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
 ) -> CharacterPublic:
     character = await characters_service.duplicate_character(
         session, runtime.files, user, character_id
@@ -150,7 +150,7 @@ async def duplicate_character(
 
 @router.get("/{character_id}/versions")
 async def list_versions(
-    character_id: int, user: CurrentUser, session: SessionDep
+    character_id: Id, user: CurrentUser, session: SessionDep
 ) -> list[VersionPublic]:
     rows = await characters_service.list_versions(session, user, character_id)
     return [
@@ -163,7 +163,7 @@ async def list_versions(
 
 @router.post("/{character_id}/versions/{number}/restore")
 async def restore_version(
-    character_id: int, number: int, user: CurrentUser, session: SessionDep
+    character_id: Id, number: Id, user: CurrentUser, session: SessionDep
 ) -> CharacterPublic:
     character = await characters_service.restore_version(session, user, character_id, number)
     assets = await characters_service.assets_of(session, character)
@@ -172,7 +172,7 @@ async def restore_version(
 
 @router.get("/{character_id}/export")
 async def export_character(
-    character_id: int,
+    character_id: Id,
     user: CurrentUser,
     session: SessionDep,
     runtime: RuntimeDep,
@@ -198,7 +198,7 @@ def _download(filename: str, media_type: str, data: bytes) -> Response:
 
 @router.get("/{character_id}/avatar")
 async def get_avatar(
-    character_id: int, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
+    character_id: Id, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
     character = await characters_service.get_character(session, user, character_id)
     data, media_type = await pictures.picture(session, runtime.files, character)
@@ -209,7 +209,7 @@ async def get_avatar(
 
 @router.put("/{character_id}/avatar")
 async def set_avatar(
-    character_id: int,
+    character_id: Id,
     image: Annotated[UploadFile, File(description="PNG, JPEG or WebP")],
     user: CurrentUser,
     session: SessionDep,
@@ -223,7 +223,7 @@ async def set_avatar(
 
 @router.put("/{character_id}/lorebook")
 async def import_lorebook(
-    character_id: int,
+    character_id: Id,
     file: Annotated[UploadFile, File(description="V3 lorebook or SillyTavern world info")],
     user: CurrentUser,
     session: SessionDep,
@@ -239,7 +239,7 @@ async def import_lorebook(
 
 @router.get("/{character_id}/lorebook")
 async def export_lorebook(
-    character_id: int,
+    character_id: Id,
     user: CurrentUser,
     session: SessionDep,
     format: Literal["v3", "sillytavern"] = "v3",

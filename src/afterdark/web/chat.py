@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from afterdark.chat import replies, views
@@ -22,7 +24,8 @@ from afterdark.chat.schemas import (
     SwipeRequest,
     Turn,
 )
-from afterdark.web.deps import CurrentUser, RuntimeDep, SessionDep
+from afterdark.store.base import MAX_ID
+from afterdark.web.deps import CurrentUser, Id, RuntimeDep, SessionDep
 from afterdark.web.sse import KEEPALIVE_SECONDS, last_event_id, sse_response
 
 router = APIRouter(prefix="/api/v1", tags=["chat"])
@@ -30,7 +33,9 @@ router = APIRouter(prefix="/api/v1", tags=["chat"])
 
 @router.get("/conversations")
 async def list_conversations(
-    user: CurrentUser, session: SessionDep, character_id: int | None = None
+    user: CurrentUser,
+    session: SessionDep,
+    character_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> list[ConversationSummary]:
     rows = await chat_service.list_conversations(session, user, character_id)
     return [views.conversation_summary(c, ch) for c, ch in rows]
@@ -46,21 +51,21 @@ async def create_conversation(
 
 @router.get("/conversations/{conversation_id}")
 async def get_conversation(
-    conversation_id: int, user: CurrentUser, session: SessionDep
+    conversation_id: Id, user: CurrentUser, session: SessionDep
 ) -> ConversationPublic:
     return views.conversation_public(await chat_service.get_state(session, user, conversation_id))
 
 
 @router.patch("/conversations/{conversation_id}")
 async def update_conversation(
-    conversation_id: int, data: ConversationUpdate, user: CurrentUser, session: SessionDep
+    conversation_id: Id, data: ConversationUpdate, user: CurrentUser, session: SessionDep
 ) -> ConversationPublic:
     conversation = await chat_service.update_conversation(session, user, conversation_id, data)
     return views.conversation_public(await chat_service.load_state(session, conversation))
 
 
 @router.delete("/conversations/{conversation_id}", status_code=204)
-async def delete_conversation(conversation_id: int, user: CurrentUser, session: SessionDep) -> None:
+async def delete_conversation(conversation_id: Id, user: CurrentUser, session: SessionDep) -> None:
     await chat_service.delete_conversation(session, user, conversation_id)
 
 
@@ -71,7 +76,7 @@ async def delete_conversation(conversation_id: int, user: CurrentUser, session: 
     responses={201: {"content": {"text/event-stream": {}}, "description": "SSE with ?stream=true"}},
 )
 async def send_message(
-    conversation_id: int,
+    conversation_id: Id,
     data: MessageCreate,
     request: Request,
     user: CurrentUser,
@@ -98,7 +103,7 @@ async def send_message(
 
 @router.post("/conversations/{conversation_id}/impersonate", status_code=201)
 async def impersonate(
-    conversation_id: int, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
+    conversation_id: Id, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
 ) -> GenerationStarted:
     """Draft the user's next line; the draft arrives in the generation's done event."""
     job = await replies.impersonate(session, runtime.generations, user, conversation_id)
@@ -107,7 +112,7 @@ async def impersonate(
 
 @router.post("/conversations/{conversation_id}/stop")
 async def stop_conversation(
-    conversation_id: int, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
+    conversation_id: Id, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
 ) -> Stopped:
     stopped = await replies.stop_conversation(session, runtime.generations, user, conversation_id)
     return Stopped(stopped=stopped)
@@ -115,7 +120,7 @@ async def stop_conversation(
 
 @router.patch("/messages/{message_id}")
 async def edit_message(
-    message_id: int, data: MessageEdit, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
+    message_id: Id, data: MessageEdit, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
 ) -> MessagePublic:
     state, message = await chat_service.edit_message(
         session, user, message_id, data.content, max_chars=runtime.settings.chat.max_message_chars
@@ -125,14 +130,14 @@ async def edit_message(
 
 @router.delete("/messages/{message_id}")
 async def delete_message(
-    message_id: int, user: CurrentUser, session: SessionDep
+    message_id: Id, user: CurrentUser, session: SessionDep
 ) -> ConversationPublic:
     return views.conversation_public(await chat_service.delete_message(session, user, message_id))
 
 
 @router.post("/messages/{message_id}/regenerate", status_code=201)
 async def regenerate(
-    message_id: int, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
+    message_id: Id, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
 ) -> Turn:
     state, reply, job = await replies.regenerate(session, runtime.generations, user, message_id)
     return views.turn(state, reply, job.generation_id)
@@ -140,7 +145,7 @@ async def regenerate(
 
 @router.post("/messages/{message_id}/continue", status_code=201)
 async def continue_reply(
-    message_id: int, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
+    message_id: Id, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
 ) -> Turn:
     state, reply, job = await replies.continue_reply(session, runtime.generations, user, message_id)
     return views.turn(state, reply, job.generation_id)
@@ -148,14 +153,14 @@ async def continue_reply(
 
 @router.post("/messages/{message_id}/swipe")
 async def swipe(
-    message_id: int, data: SwipeRequest, user: CurrentUser, session: SessionDep
+    message_id: Id, data: SwipeRequest, user: CurrentUser, session: SessionDep
 ) -> ConversationPublic:
     state = await chat_service.swipe(session, user, message_id, data.direction)
     return views.conversation_public(state)
 
 
 @router.post("/messages/{message_id}/branch", status_code=201)
-async def branch(message_id: int, user: CurrentUser, session: SessionDep) -> ConversationPublic:
+async def branch(message_id: Id, user: CurrentUser, session: SessionDep) -> ConversationPublic:
     conversation = await chat_service.branch(session, user, message_id)
     return views.conversation_public(await chat_service.load_state(session, conversation))
 
@@ -166,7 +171,7 @@ async def branch(message_id: int, user: CurrentUser, session: SessionDep) -> Con
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 async def generation_events(
-    generation_id: int, request: Request, user: CurrentUser, runtime: RuntimeDep
+    generation_id: Id, request: Request, user: CurrentUser, runtime: RuntimeDep
 ) -> Response:
     """Server-Sent Events of one generation; resumes after Last-Event-ID."""
     # A short session of its own, closed before streaming: SessionDep would stay open
@@ -185,7 +190,7 @@ async def generation_events(
 
 @router.post("/generations/{generation_id}/stop")
 async def stop_generation(
-    generation_id: int, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
+    generation_id: Id, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
 ) -> Stopped:
     stopped = await replies.stop_generation(session, runtime.generations, user, generation_id)
     return Stopped(stopped=stopped)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from afterdark.accounts import service as accounts_service
@@ -13,8 +13,12 @@ from afterdark.accounts.models import User
 from afterdark.errors import AuthenticationError, PermissionDeniedError
 from afterdark.kit import secrets
 from afterdark.runtime import Runtime
+from afterdark.store.base import MAX_ID
 
 SESSION_COOKIE = "afterdark_session"
+
+# A row id in a path: anything outside a 64-bit id is a 422, not a database overflow.
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
 CSRF_COOKIE = "afterdark_csrf"
 CSRF_HEADER = "x-csrf-token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

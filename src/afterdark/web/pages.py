@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from afterdark import __version__
+from afterdark.web.deps import Id
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -59,7 +60,7 @@ async def characters(request: Request) -> HTMLResponse:
 
 
 @router.get("/characters/{character_id}", response_class=HTMLResponse)
-async def character(request: Request, character_id: int) -> HTMLResponse:
+async def character(request: Request, character_id: Id) -> HTMLResponse:
     return _page(
         request, "character.html", page="character", title="Character", object_id=character_id
     )
@@ -71,12 +72,12 @@ async def studio_new(request: Request) -> HTMLResponse:
 
 
 @router.get("/studio/{character_id}", response_class=HTMLResponse)
-async def studio(request: Request, character_id: int) -> HTMLResponse:
+async def studio(request: Request, character_id: Id) -> HTMLResponse:
     return _page(request, "studio.html", page="studio", title="Studio", object_id=character_id)
 
 
 @router.get("/chat/{conversation_id}", response_class=HTMLResponse)
-async def chat(request: Request, conversation_id: int) -> HTMLResponse:
+async def chat(request: Request, conversation_id: Id) -> HTMLResponse:
     return _page(request, "chat.html", page="chat", title="Chat", object_id=conversation_id)
 
 

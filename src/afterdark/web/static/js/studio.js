@@ -4,6 +4,7 @@ import { exportMenu } from "./exportmenu.js";
 import { showHistory } from "./studio-history.js";
 import { autoGrow, greetingList, tagEditor } from "./studio-lists.js";
 import { lorebookEditor } from "./studio-lorebook.js";
+import { lorebookFiles } from "./studio-lorefile.js";
 import { promptPreview } from "./studio-preview.js";
 import { busy, confirmAction, fillAvatar, pageObjectId, showError, toast } from "./ui.js";
 
@@ -36,6 +37,11 @@ const tags = tagEditor({ list: $("tag-list"), input: $("f-tags"), onChange: chan
 const greetings = greetingList({ list: $("greeting-list"), addButton: $("greeting-add"), onChange: changed });
 const lorebook = lorebookEditor({ list: $("lore-list"), empty: $("lore-empty"), addButton: $("lore-add"), onChange: changed });
 const preview = promptPreview({ draft: previewDraft });
+const loreFiles = lorebookFiles({
+  importMenu: $("lore-import"), exportMenu: $("lore-export"), input: $("lore-file-input"),
+  hint: $("lore-file-hint"), state: $("lore-file-state"), error: $("lore-file-error"), floor: $("save-bar"),
+  prepare: saveBeforeImport, onImported: imported,
+});
 nameInput.required = true;
 
 // ---------- the draft ----------
@@ -237,6 +243,7 @@ function load(c) {
   fill(c);
   saved = draft();
   renderHeader(c);
+  loreFiles.set(c);
   showPicture(c.avatar_url);
   $("picture-state").textContent = "";
   if (!readOnly && c.age === null) {
@@ -317,6 +324,22 @@ async function restore(number) {
   } catch (err) {
     showError(err);
   }
+}
+
+/** Before a lorebook import replaces the entries in the form: save what is unsaved, if wanted. */
+async function saveBeforeImport(file) {
+  if (!isDirty()) return true;
+  const ok = await confirmAction(
+    `You have unsaved changes. Save them first, then import ${file.name}? Importing reloads the form from the saved character.`,
+    "Save and import");
+  return ok && save();
+}
+
+function imported(c) {
+  clearErrors();
+  load(c);
+  preview.refresh();
+  refreshHistory().catch(showError);
 }
 
 form.addEventListener("submit", (e) => {
@@ -411,6 +434,7 @@ $("studio-duplicate").addEventListener("click", async (e) => {
     } else {
       fieldset.disabled = false;
       saved = draft();
+      loreFiles.set(null);
       showPicture(null);
       updateState();
     }
