@@ -538,6 +538,91 @@ def test_studio_keeps_unknown_lorebook_keys(page: Any) -> None:
     expect(page.get_by_test_id("studio-error")).to_be_visible()
 
 
+def _import_lorebook(page: Any, path: Path, mode: str = "add") -> None:
+    """Choose a lorebook file through the Studio's import menu, as a person would."""
+    page.get_by_test_id("lore-import").click()
+    with page.expect_file_chooser() as chooser:
+        page.get_by_test_id(f"lore-import-{mode}").click()
+    chooser.value.set_files(str(path))
+
+
+def test_studio_lorebook_file_import_and_export(page: Any) -> None:
+    world = CARDS / "st_Eldoria_world_info.json"
+    original = json.loads(world.read_text(encoding="utf-8"))["entries"]
+    assert len(original) == 4
+    signed_up(page)
+    page.goto("/studio/new")
+    # A character that is not saved yet has no file to import into or export from.
+    expect(page.get_by_test_id("lore-file-hint")).to_be_visible()
+    expect(page.get_by_test_id("lore-import")).to_be_hidden()
+    expect(page.get_by_test_id("lore-export")).to_be_hidden()
+    page.get_by_test_id("studio-name").fill("Ilsa Thorn")
+    page.get_by_test_id("studio-age").fill("27")
+    page.get_by_test_id("studio-save").click()
+    expect(page).to_have_url(re.compile(r"/studio/\d+$"))
+    character_id = int(page.url.rsplit("/", 1)[1])
+    expect(page.get_by_test_id("studio-version")).to_have_text("Version 1")
+    expect(page.get_by_test_id("lore-file-hint")).to_be_hidden()
+    expect(page.get_by_test_id("lore-import")).to_be_visible()
+    expect(page.get_by_test_id("lore-export")).to_be_hidden()  # no entries yet
+
+    # With unsaved changes, importing asks to save them first; then the entries arrive.
+    page.get_by_test_id("studio-tagline").fill("Warden of the Eldoria woods.")
+    _import_lorebook(page, world)
+    expect(page.get_by_test_id("confirm-dialog")).to_contain_text("unsaved changes")
+    page.get_by_test_id("confirm-ok").click()
+    state = page.get_by_test_id("lore-file-state")
+    expect(state).to_have_text(f"Added 4 entries from {world.name}")
+    entries = page.get_by_test_id("lore-entry")
+    expect(entries).to_have_count(4)
+    expect(page.get_by_test_id("studio-version")).to_have_text("Version 3")
+    expect(page.get_by_test_id("save-state")).to_have_text("All changes saved")
+    expect(page.get_by_test_id("studio-tagline")).to_have_value("Warden of the Eldoria woods.")
+    saved = api(page, "GET", f"/characters/{character_id}")
+    assert saved["tagline"] == "Warden of the Eldoria woods."
+    book = saved["book"]["entries"]
+    assert len(book) == 4
+    expect(entries.first.get_by_test_id("lore-keys")).to_have_value(", ".join(book[0]["keys"]))
+    expect(entries.first.get_by_test_id("lore-content")).to_have_value(book[0]["content"])
+    expect(page.get_by_test_id("version-item").first).to_contain_text(world.name)
+
+    # Export as SillyTavern world info: the file's entries come back field for field.
+    page.get_by_test_id("lore-export-menu").evaluate("(el) => el.scrollIntoView({block: 'center'})")
+    page.get_by_test_id("lore-export").click()
+    expect(page.get_by_test_id("lore-export-v3")).to_be_visible()
+    shot(page, "studio-lorebook-files")
+    with page.expect_download() as info:
+        page.get_by_test_id("lore-export-sillytavern").click()
+    download = info.value
+    assert download.suggested_filename.endswith(".json")
+    assert json.loads(Path(download.path()).read_bytes())["entries"] == original
+    expect(page.get_by_test_id("lore-export-v3")).to_be_hidden()
+
+    # A character card is not a lorebook: the server's message shows; nothing changes.
+    card = CARDS / "card-architect_test-card_v3.json"
+    _import_lorebook(page, card)
+    error = page.get_by_test_id("lore-file-error")
+    expect(error).to_contain_text("not a lorebook")
+    expect(state).to_have_text("")
+    expect(entries).to_have_count(4)
+    expect(page.get_by_test_id("studio-version")).to_have_text("Version 3")
+
+    # Replacing (no unsaved changes, so no question) keeps just the file's entries.
+    page.get_by_test_id("lore-add").click()
+    entries.last.get_by_test_id("lore-keys").fill("glade")
+    entries.last.get_by_test_id("lore-content").fill("The glade is always warm.")
+    page.get_by_test_id("studio-save").click()
+    expect(page.get_by_test_id("studio-version")).to_have_text("Version 4")
+    expect(entries).to_have_count(5)
+    _import_lorebook(page, world, "replace")
+    expect(state).to_have_text(f"Replaced the entries with 4 entries from {world.name}")
+    expect(error).to_be_hidden()
+    expect(page.get_by_test_id("confirm-dialog")).to_be_hidden()
+    expect(page.get_by_test_id("studio-version")).to_have_text("Version 5")
+    expect(entries).to_have_count(4)
+    assert len(api(page, "GET", f"/characters/{character_id}")["book"]["entries"]) == 4
+
+
 def test_studio_picture_and_ageless_import(page: Any) -> None:
     signed_up(page)
     character = _import(page, "st_default_Seraphina.png")["character"]
