@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import io
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -42,7 +43,7 @@ from afterdark.store.files import FileStore
 from afterdark.store.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parents[1]
-CARDS = ROOT.parent / "shared" / "data" / "cards"
+CARDS = Path(os.environ.get("AFTERDARK_SHARED_DIR", ROOT.parent / "shared")) / "data" / "cards"
 
 
 def pillow_info(data: bytes) -> int:

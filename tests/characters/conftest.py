@@ -15,8 +15,6 @@ from afterdark.store.engine import Database
 from afterdark.store.files import FileStore
 from afterdark.store.migrate import upgrade
 
-CARDS = Path(__file__).resolve().parents[3] / "shared" / "data" / "cards"
-
 
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:

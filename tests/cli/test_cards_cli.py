@@ -12,9 +12,9 @@ import pytest
 
 from afterdark.characters.cards import read_card_file
 from tests.conftest import PASSWORD
+from tests.support.shared import CARDS
 
 AFTERDARK = str(Path(sys.executable).parent / "afterdark")
-CARDS = Path(__file__).resolve().parents[3] / "shared" / "data" / "cards"
 
 
 def run(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:

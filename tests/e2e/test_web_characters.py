@@ -16,12 +16,13 @@ from e2e_helpers import api, sign_up
 from playwright.sync_api import expect
 
 from conftest import SCREENSHOTS
+from tests.support.shared import CARDS as SHARED_CARDS
 
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
-# Real third-party cards; the repository sits next to shared/ (CI checks it out the same way).
-CARDS = REPO / ".." / "shared" / "data" / "cards"
+# Real third-party cards (tests/support/shared.py finds them).
+CARDS = SHARED_CARDS
 CATALOGUE = REPO / "src" / "afterdark" / "characters" / "catalogue"
 REPLY = "*He sets down the loupe.* Welcome in. Mind the pendulums."
 CARD_FILES = [

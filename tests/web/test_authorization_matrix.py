@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import re
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,9 +17,9 @@ import pytest
 from PIL import Image
 
 from tests.conftest import signup
+from tests.support.shared import CARDS
 from tests.web.chat_helpers import events_of, start_conversation
 
-CARDS = Path(__file__).resolve().parents[3] / "shared" / "data" / "cards"
 SECRET = "Vermilion-otter-4471"
 REFUSED = {403, 404}
 NOT_APPLICABLE = {405, 422}

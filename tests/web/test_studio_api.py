@@ -13,8 +13,7 @@ import pytest
 from PIL import Image
 
 from afterdark.characters.cards import read_card_file
-
-CARDS = Path(__file__).resolve().parents[3] / "shared" / "data" / "cards"
+from tests.support.shared import CARDS
 
 
 @pytest.fixture

@@ -9,12 +9,11 @@ import struct
 import warnings
 import zipfile
 import zlib
-from pathlib import Path
 from typing import Any
 
-# The repository sits next to /work/shared (CI checks it out the same way).
-REPO = Path(__file__).resolve().parents[3]
-DATA_DIR = REPO / ".." / "shared" / "data" / "cards"
+from tests.support.shared import CARDS
+
+DATA_DIR = CARDS
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 PNG_CARDS = [
