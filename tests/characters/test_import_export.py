@@ -20,7 +20,7 @@ from afterdark.characters.models import Character
 from afterdark.characters.schemas import CharacterCreate, CharacterUpdate
 from afterdark.store.engine import Database
 from afterdark.store.files import FileStore
-from tests.characters.conftest import CARDS
+from tests.support.shared import CARDS
 
 pytestmark = pytest.mark.xdist_group("postgres")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.characters.cards.builders import REPO
+from tests.support.shared import REPO
 
 FUZZ = REPO / "fuzz"
 
