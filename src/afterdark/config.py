@@ -114,6 +114,21 @@ class SecuritySettings(_Section):
     open_signup: bool = Field(default=True, description="Anyone may create an account.")
 
 
+class PrivacySettings(_Section):
+    key_provider: str = Field(
+        default="local", description="Wraps users' data keys: 'local' or a plug-in's name."
+    )
+    kek: SecretStr | None = Field(
+        default=None,
+        description="local: the key-encryption key, base64 of 32 random bytes.",
+    )
+    kek_file: Path | None = Field(
+        default=None,
+        description="local: a file holding the key-encryption key (base64); generated into "
+        "the data folder outside production when neither this nor kek is set.",
+    )
+
+
 class Settings(BaseSettings):
     """Every setting of an Afterdark instance."""
 
@@ -139,6 +154,7 @@ class Settings(BaseSettings):
     server: ServerSettings = Field(default_factory=ServerSettings)
     chat: ChatSettings = Field(default_factory=ChatSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
 
     @classmethod
     def settings_customise_sources(

@@ -15,6 +15,8 @@ from afterdark.chat.generation import Generations
 from afterdark.config import Settings
 from afterdark.llm.base import LLMBackend
 from afterdark.llm.registry import create_backend
+from afterdark.privacy.keyring import Keyring
+from afterdark.privacy.providers import create_key_provider
 from afterdark.store.engine import Database
 from afterdark.store.files import FileStore
 from afterdark.store.migrate import upgrade
@@ -28,6 +30,7 @@ class Runtime:
     generations: Generations
     secret_key: bytes
     files: FileStore
+    keyring: Keyring
 
     async def aclose(self) -> None:
         await self.generations.aclose()
@@ -51,12 +54,20 @@ async def open_runtime(
     settings: Settings, *, backend: LLMBackend | None = None, recover: bool = True
 ) -> Runtime:
     """Everything an instance needs; ``recover`` marks replies a crash left mid-stream."""
+    # A missing or bad key-encryption key stops the start before anything opens.
+    keyring = Keyring(create_key_provider(settings))
     database = await prepare_database(settings)
     backend = backend or create_backend(settings.llm)
     generations = Generations(database, backend, settings.chat.flush_interval)
     await generations.startup(recover=recover)
     return Runtime(
-        settings, database, backend, generations, load_secret_key(settings), file_store(settings)
+        settings,
+        database,
+        backend,
+        generations,
+        load_secret_key(settings),
+        file_store(settings),
+        keyring,
     )
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from afterdark.cli.common import settings_or_exit
+from afterdark.cli.common import fail, settings_or_exit
+from afterdark.config import ConfigError
+from afterdark.privacy.providers import create_key_provider
 
 
 def serve(
@@ -18,6 +20,10 @@ def serve(
     from afterdark.app import create_app
 
     settings = settings_or_exit()
+    try:
+        create_key_provider(settings)
+    except ConfigError as exc:
+        raise fail(str(exc), 2) from None
     app = create_app(settings)
     uvicorn.run(
         app,

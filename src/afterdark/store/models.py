@@ -3,6 +3,7 @@
 from afterdark.accounts.models import ApiToken, AuthSession, Persona, User
 from afterdark.characters.models import Character, CharacterAsset, CharacterVersion
 from afterdark.chat.models import Conversation, Generation, Message
+from afterdark.privacy.models import UserKey
 from afterdark.store.base import Base
 
 __all__ = [
@@ -17,4 +18,5 @@ __all__ = [
     "Message",
     "Persona",
     "User",
+    "UserKey",
 ]

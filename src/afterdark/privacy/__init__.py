@@ -1,0 +1,1 @@
+"""Privacy: per-user encryption keys, sealed text, export and deletion."""
