@@ -102,7 +102,9 @@ def make_settings(tmp_path: Path, base_url: str, **overrides: Any) -> Settings:
             "idle_timeout": 5,
             "connect_timeout": 2,
         },
-        "chat": {"flush_interval": 0.05},
+        "chat": {"flush_interval": 0.05, "generations_per_minute": 10_000},
+        # Many tests sign up from the same address; the limits have their own tests.
+        "security": {"signups_per_hour": 10_000, "login_attempts": 10_000},
     }
     values.update(overrides)
     return Settings(**values)

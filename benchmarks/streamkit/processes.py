@@ -105,6 +105,8 @@ def running_stack(args: argparse.Namespace) -> Iterator[Stack]:
         "AFTERDARK_LLM__BACKEND": "openai",
         "AFTERDARK_LLM__BASE_URL": standin_url,
         "AFTERDARK_LLM__MODEL": MODEL,
+        # Thousands of chats from one benchmark account: the per-user reply cap would bite.
+        "AFTERDARK_CHAT__GENERATIONS_PER_MINUTE": "100000",
     }
     env.pop("AFTERDARK_CONFIG_FILE", None)
     processes: list[subprocess.Popen[bytes]] = []

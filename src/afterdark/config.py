@@ -102,6 +102,13 @@ class ChatSettings(_Section):
     flush_interval: float = Field(
         default=0.5, gt=0, le=10, description="Seconds between saves of a streaming reply."
     )
+    generations_per_minute: int = Field(
+        default=30,
+        ge=1,
+        le=100_000,
+        description="Replies (send, regenerate, continue, "
+        "impersonate) one user may start per minute.",
+    )
 
 
 class SecuritySettings(_Section):
@@ -112,6 +119,15 @@ class SecuritySettings(_Section):
     session_days: int = Field(default=30, ge=1, le=365, description="Login lifetime.")
     min_age: int = Field(default=18, ge=18, le=99, description="Minimum age at sign-up.")
     open_signup: bool = Field(default=True, description="Anyone may create an account.")
+    login_attempts: int = Field(
+        default=10,
+        ge=1,
+        le=10_000,
+        description="Login tries per account (and per address) in 15 minutes.",
+    )
+    signups_per_hour: int = Field(
+        default=20, ge=1, le=100_000, description="Sign-ups per client address per hour."
+    )
 
 
 class PrivacySettings(_Section):

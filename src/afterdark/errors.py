@@ -5,7 +5,8 @@
     ├── AuthenticationError (401)   not logged in, or bad credentials
     ├── PermissionDeniedError (403) logged in, but not allowed (also: under age)
     ├── NotFoundError (404)         no such thing, or not yours (never tell which)
-    └── ConflictError (409)         the state does not allow it now
+    ├── ConflictError (409)         the state does not allow it now
+    └── RateLimitedError (429)      too many tries; retry_after says when to come back
 
 Services raise these; the web layer renders ``{"error": {"code", "message"}}`` with the
 status, and the CLI prints the message and exits non-zero.
@@ -46,3 +47,12 @@ class NotFoundError(AfterdarkError):
 class ConflictError(AfterdarkError):
     status = 409
     code = "conflict"
+
+
+class RateLimitedError(AfterdarkError):
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from afterdark.characters import catalogue
@@ -17,6 +17,7 @@ from afterdark.llm.base import LLMBackend
 from afterdark.llm.registry import create_backend
 from afterdark.privacy.keyring import Keyring
 from afterdark.privacy.providers import create_key_provider
+from afterdark.safety.ratelimit import MemoryRateLimiter, RateLimiter
 from afterdark.store.engine import Database
 from afterdark.store.files import FileStore
 from afterdark.store.migrate import upgrade
@@ -31,6 +32,7 @@ class Runtime:
     secret_key: bytes
     files: FileStore
     keyring: Keyring
+    limiter: RateLimiter = field(default_factory=MemoryRateLimiter)
 
     async def aclose(self) -> None:
         await self.generations.aclose()

@@ -89,6 +89,8 @@ def server_url(standin: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         AFTERDARK_LLM__BASE_URL=standin.base_url,
         AFTERDARK_LLM__MODEL="standin",
         AFTERDARK_ENVIRONMENT="test",
+        # Every test signs up from 127.0.0.1 against this one server: lift the per-address cap.
+        AFTERDARK_SECURITY__SIGNUPS_PER_HOUR="100000",
     )
     log_path = data_dir / "server.log"
     with log_path.open("wb") as log:

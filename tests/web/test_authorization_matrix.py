@@ -99,6 +99,7 @@ async def test_no_endpoint_lets_another_user_near_the_owners_things(
         "message_id": turn["user_message"]["id"],
         "generation_id": turn["generation_id"],
         "token_id": token_id,
+        "session_id": (await client.get("/api/v1/sessions")).json()[0]["id"],
         "number": 1,
     }
     before = {
@@ -106,6 +107,7 @@ async def test_no_endpoint_lets_another_user_near_the_owners_things(
         "conversation": (await client.get(f"/api/v1/conversations/{conversation['id']}")).json(),
         "versions": (await client.get(f"/api/v1/characters/{character_id}/versions")).json(),
         "tokens": (await client.get("/api/v1/tokens")).json(),
+        "sessions": (await client.get("/api/v1/sessions")).json(),
     }
 
     schema = (await client.get("/openapi.json")).json()
@@ -134,12 +136,13 @@ async def test_no_endpoint_lets_another_user_near_the_owners_things(
         listed = await other.get("/api/v1/characters?mine=false")
         assert SECRET not in listed.text
         assert character_id not in [c["id"] for c in listed.json()]
-    assert checked >= 26  # every operation that takes an id, as of this writing
+    assert checked >= 27  # every operation that takes an id, as of this writing
 
     after = {
         "character": (await client.get(f"/api/v1/characters/{character_id}")).json(),
         "conversation": (await client.get(f"/api/v1/conversations/{conversation['id']}")).json(),
         "versions": (await client.get(f"/api/v1/characters/{character_id}/versions")).json(),
         "tokens": (await client.get("/api/v1/tokens")).json(),
+        "sessions": (await client.get("/api/v1/sessions")).json(),
     }
     assert after == before

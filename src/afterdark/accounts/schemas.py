@@ -54,3 +54,13 @@ class TokenPublic(BaseModel):
     created_at: datetime
     last_used_at: datetime | None
     token: str | None = Field(default=None, description="Shown once, at creation.")
+
+
+class SessionPublic(BaseModel):
+    """A login session, as its owner sees it in the list of devices."""
+
+    id: int
+    created_at: datetime
+    expires_at: datetime
+    user_agent: str
+    current: bool = Field(description="The session this request came with.")

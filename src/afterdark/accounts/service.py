@@ -118,6 +118,38 @@ async def end_session(session: AsyncSession, token: str) -> None:
     )
 
 
+async def list_sessions(session: AsyncSession, user: User) -> list[AuthSession]:
+    """The user's unexpired login sessions, newest first."""
+    rows = await session.scalars(
+        select(AuthSession)
+        .where(AuthSession.user_id == user.id, AuthSession.expires_at > utcnow())
+        .order_by(AuthSession.created_at.desc(), AuthSession.id.desc())
+    )
+    return list(rows)
+
+
+def is_session_token(row: AuthSession, token: str | None) -> bool:
+    return token is not None and secrets.equal(row.token_digest, secrets.digest(token))
+
+
+async def revoke_session(session: AsyncSession, user: User, session_id: int) -> None:
+    """Log one of the user's sessions out (another device, or this one)."""
+    result = await session.execute(
+        delete(AuthSession).where(AuthSession.id == session_id, AuthSession.user_id == user.id)
+    )
+    if not getattr(result, "rowcount", 0):
+        raise NotFoundError(f"Session {session_id} does not exist.")
+
+
+async def revoke_other_sessions(session: AsyncSession, user: User, keep_token: str | None) -> int:
+    """Log out everywhere but here; returns how many sessions ended."""
+    statement = delete(AuthSession).where(AuthSession.user_id == user.id)
+    if keep_token:
+        statement = statement.where(AuthSession.token_digest != secrets.digest(keep_token))
+    result = await session.execute(statement)
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 async def create_api_token(session: AsyncSession, user: User, name: str) -> tuple[ApiToken, str]:
     """A new bearer token; the secret is returned once and only its digest is kept."""
     secret = secrets.new_token(API_TOKEN_PREFIX)

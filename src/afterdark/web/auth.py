@@ -9,6 +9,7 @@ from afterdark.accounts.models import User
 from afterdark.accounts.schemas import (
     LoginRequest,
     PersonaPublic,
+    SessionPublic,
     TokenCreate,
     TokenPublic,
     UserCreate,
@@ -16,6 +17,7 @@ from afterdark.accounts.schemas import (
 )
 from afterdark.errors import PermissionDeniedError
 from afterdark.runtime import Runtime
+from afterdark.safety.ratelimit import Rule, enforce
 from afterdark.web.deps import (
     CSRF_COOKIE,
     SESSION_COOKIE,
@@ -65,6 +67,8 @@ async def signup(
     """Create an account (18+ only) and log in."""
     if not runtime.settings.security.open_signup:
         raise PermissionDeniedError("Sign-up is closed on this instance; ask its admin.")
+    rule = Rule(runtime.settings.security.signups_per_hour, 3600)
+    enforce(runtime.limiter, f"signup:{_client(request)}", rule, "sign-ups from this address")
     user = await accounts_service.create_user(
         session, data, min_age=runtime.settings.security.min_age
     )
@@ -79,8 +83,19 @@ async def login(
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> UserPublic:
+    # Per account against guessing one password, per address against spraying many.
+    attempts = runtime.settings.security.login_attempts
+    email = accounts_service.normalise_email(data.email)
+    enforce(runtime.limiter, f"login:{email}", Rule(attempts, 900), "login attempts")
+    enforce(
+        runtime.limiter, f"login-ip:{_client(request)}", Rule(attempts * 5, 900), "login attempts"
+    )
     user = await accounts_service.authenticate(session, data.email, data.password)
     return await _login(session, runtime, request, response, user)
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
 @router.post("/auth/logout", status_code=204)
@@ -123,3 +138,37 @@ async def create_token(data: TokenCreate, user: CurrentUser, session: SessionDep
 @router.delete("/tokens/{token_id}", status_code=204)
 async def delete_token(token_id: Id, user: CurrentUser, session: SessionDep) -> None:
     await accounts_service.delete_api_token(session, user, token_id)
+
+
+@router.get("/sessions")
+async def list_sessions(
+    request: Request, user: CurrentUser, session: SessionDep
+) -> list[SessionPublic]:
+    """Where the account is logged in."""
+    token = request.cookies.get(SESSION_COOKIE)
+    return [
+        SessionPublic(
+            id=row.id,
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            user_agent=row.user_agent,
+            current=accounts_service.is_session_token(row, token),
+        )
+        for row in await accounts_service.list_sessions(session, user)
+    ]
+
+
+@router.delete("/sessions/{session_id}", status_code=204)
+async def revoke_session(session_id: Id, user: CurrentUser, session: SessionDep) -> None:
+    await accounts_service.revoke_session(session, user, session_id)
+
+
+@router.post("/sessions/revoke-others")
+async def revoke_other_sessions(
+    request: Request, user: CurrentUser, session: SessionDep
+) -> dict[str, int]:
+    """Log out every other device; this one stays logged in."""
+    ended = await accounts_service.revoke_other_sessions(
+        session, user, request.cookies.get(SESSION_COOKIE)
+    )
+    return {"ended": ended}

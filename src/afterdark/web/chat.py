@@ -25,7 +25,7 @@ from afterdark.chat.schemas import (
     Turn,
 )
 from afterdark.store.base import MAX_ID
-from afterdark.web.deps import CurrentUser, Id, RuntimeDep, SessionDep
+from afterdark.web.deps import CurrentUser, GenerationAllowance, Id, RuntimeDep, SessionDep
 from afterdark.web.sse import KEEPALIVE_SECONDS, last_event_id, sse_response
 
 router = APIRouter(prefix="/api/v1", tags=["chat"])
@@ -74,6 +74,7 @@ async def delete_conversation(conversation_id: Id, user: CurrentUser, session: S
     status_code=201,
     response_model=Turn,
     responses={201: {"content": {"text/event-stream": {}}, "description": "SSE with ?stream=true"}},
+    dependencies=[GenerationAllowance],
 )
 async def send_message(
     conversation_id: Id,
@@ -101,7 +102,11 @@ async def send_message(
     return views.turn(state, reply, job.generation_id, user_message)
 
 
-@router.post("/conversations/{conversation_id}/impersonate", status_code=201)
+@router.post(
+    "/conversations/{conversation_id}/impersonate",
+    status_code=201,
+    dependencies=[GenerationAllowance],
+)
 async def impersonate(
     conversation_id: Id, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
 ) -> GenerationStarted:
@@ -135,7 +140,9 @@ async def delete_message(
     return views.conversation_public(await chat_service.delete_message(session, user, message_id))
 
 
-@router.post("/messages/{message_id}/regenerate", status_code=201)
+@router.post(
+    "/messages/{message_id}/regenerate", status_code=201, dependencies=[GenerationAllowance]
+)
 async def regenerate(
     message_id: Id, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
 ) -> Turn:
@@ -143,7 +150,7 @@ async def regenerate(
     return views.turn(state, reply, job.generation_id)
 
 
-@router.post("/messages/{message_id}/continue", status_code=201)
+@router.post("/messages/{message_id}/continue", status_code=201, dependencies=[GenerationAllowance])
 async def continue_reply(
     message_id: Id, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
 ) -> Turn:

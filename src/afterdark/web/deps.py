@@ -13,6 +13,7 @@ from afterdark.accounts.models import User
 from afterdark.errors import AuthenticationError, PermissionDeniedError
 from afterdark.kit import secrets
 from afterdark.runtime import Runtime
+from afterdark.safety.ratelimit import Rule, enforce
 from afterdark.store.base import MAX_ID
 
 SESSION_COOKIE = "afterdark_session"
@@ -96,3 +97,12 @@ async def admin_user(user: CurrentUser) -> User:
 
 
 AdminUser = Annotated[User, Depends(admin_user)]
+
+
+async def limit_generations(user: CurrentUser, runtime: RuntimeDep) -> None:
+    """Count a reply the user starts; 429 past chat.generations_per_minute."""
+    rule = Rule(runtime.settings.chat.generations_per_minute, 60)
+    enforce(runtime.limiter, f"generate:{user.id}", rule, "replies started")
+
+
+GenerationAllowance = Depends(limit_generations)

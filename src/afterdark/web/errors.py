@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
-from afterdark.errors import AfterdarkError
+from afterdark.errors import AfterdarkError, RateLimitedError
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,10 @@ def _describe(error: dict[str, Any]) -> str:
 
 async def _domain(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, AfterdarkError)
-    return error_response(exc.status, exc.code, exc.message)
+    response = error_response(exc.status, exc.code, exc.message)
+    if isinstance(exc, RateLimitedError):
+        response.headers["retry-after"] = str(int(exc.retry_after))
+    return response
 
 
 async def _validation(_: Request, exc: Exception) -> Response:

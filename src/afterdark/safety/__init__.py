@@ -1,0 +1,1 @@
+"""Safety: rate limits now; adult-only rules, likeness consent and healthy-use nudges next."""
