@@ -155,3 +155,20 @@ def test_serve_answers_health_and_openapi(env: dict[str, str], tmp_path: Path) -
         server.wait(10)
         if server.stderr:
             server.stderr.close()
+
+
+def test_users_reset_link(env: dict[str, str]) -> None:
+    created = run(
+        ["users", "create", "reset@example.com", "--birthdate", "1990-01-01", "--password-stdin"],
+        env,
+        stdin=PASSWORD + "\n",
+    )
+    assert created.returncode == 0, created.stderr
+    link = run(
+        ["users", "reset-link", "reset@example.com", "--base-url", "https://ad.example"], env
+    )
+    assert link.returncode == 0, link.stderr
+    assert link.stdout.startswith("https://ad.example/reset#token=adr_")
+    missing = run(["users", "reset-link", "nobody@example.com"], env)
+    assert missing.returncode == 1
+    assert "nobody@example.com" in missing.stderr

@@ -79,9 +79,9 @@ def _fresh_standin(standin: Any) -> None:
 
 
 @pytest.fixture(scope="session")
-def server_url(standin: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server_env(standin: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The environment the server runs with: CLI commands in it reach the same data."""
     data_dir = tmp_path_factory.mktemp("afterdark-data")
-    port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AFTERDARK_")}
     env.update(
         AFTERDARK_DATA_DIR=str(data_dir),
@@ -92,6 +92,14 @@ def server_url(standin: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         # Every test signs up from 127.0.0.1 against this one server: lift the per-address cap.
         AFTERDARK_SECURITY__SIGNUPS_PER_HOUR="100000",
     )
+    return env
+
+
+@pytest.fixture(scope="session")
+def server_url(server_env: dict[str, str]) -> Iterator[str]:
+    env = server_env
+    data_dir = Path(env["AFTERDARK_DATA_DIR"])
+    port = _free_port()
     log_path = data_dir / "server.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(

@@ -100,6 +100,7 @@ async def test_no_endpoint_lets_another_user_near_the_owners_things(
         "generation_id": turn["generation_id"],
         "token_id": token_id,
         "session_id": (await client.get("/api/v1/sessions")).json()[0]["id"],
+        "user_id": (await client.get("/api/v1/me")).json()["id"],
         "number": 1,
     }
     before = {
@@ -136,7 +137,7 @@ async def test_no_endpoint_lets_another_user_near_the_owners_things(
         listed = await other.get("/api/v1/characters?mine=false")
         assert SECRET not in listed.text
         assert character_id not in [c["id"] for c in listed.json()]
-    assert checked >= 27  # every operation that takes an id, as of this writing
+    assert checked >= 28  # every operation that takes an id, as of this writing
 
     after = {
         "character": (await client.get(f"/api/v1/characters/{character_id}")).json(),

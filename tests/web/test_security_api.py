@@ -116,3 +116,52 @@ async def test_sessions_list_and_revoke(client: httpx.AsyncClient) -> None:
         assert ended.json() == {"ended": 1}
         assert (await phone.get("/api/v1/me")).status_code == 401
         assert (await client.get("/api/v1/me")).status_code == 200
+
+
+async def test_password_reset_is_single_use_and_ends_every_login(
+    client: httpx.AsyncClient,
+) -> None:
+    await signup(client)  # the first account: the admin
+    user = other_client(client)
+    async with user:
+        await signup(user, email="kim@example.com")
+        kim = next(
+            u
+            for u in (await client.get("/api/v1/admin/users")).json()
+            if u["email"] == "kim@example.com"
+        )
+        refused = await user.post(f"/api/v1/admin/users/{kim['id']}/reset-link")
+        assert refused.status_code == 403
+        link = await client.post(f"/api/v1/admin/users/{kim['id']}/reset-link")
+        assert link.status_code == 201
+        url = link.json()["url"]
+        assert "/reset#token=adr_" in url
+        token = url.split("#token=", 1)[1]
+        # A second link replaces the first.
+        newer = (await client.post(f"/api/v1/admin/users/{kim['id']}/reset-link")).json()["url"]
+        token2 = newer.split("#token=", 1)[1]
+        stale = await user.post("/api/v1/auth/reset", json={"token": token, "password": "x" * 12})
+        assert stale.status_code == 422
+        assert "not valid" in stale.json()["error"]["message"]
+
+        device = other_client(client)
+        async with device:
+            done = await device.post(
+                "/api/v1/auth/reset", json={"token": token2, "password": "brand new secret"}
+            )
+            assert done.status_code == 200
+            assert done.json()["email"] == "kim@example.com"
+            assert (await device.get("/api/v1/me")).status_code == 200
+        assert (await user.get("/api/v1/me")).status_code == 401  # the old login ended
+        again = await user.post(
+            "/api/v1/auth/reset", json={"token": token2, "password": "another secret"}
+        )
+        assert again.status_code == 422
+        old = await user.post(
+            "/api/v1/auth/login", json={"email": "kim@example.com", "password": PASSWORD}
+        )
+        assert old.status_code == 401
+        new = await user.post(
+            "/api/v1/auth/login", json={"email": "kim@example.com", "password": "brand new secret"}
+        )
+        assert new.status_code == 200

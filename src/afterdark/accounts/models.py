@@ -35,6 +35,18 @@ class AuthSession(CreatedAt, Base):
     user_agent: Mapped[str] = mapped_column(String(300), default="")
 
 
+class PasswordReset(CreatedAt, Base):
+    """A single-use password reset link; only the digest of its secret is stored."""
+
+    __tablename__ = "password_resets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
 class ApiToken(CreatedAt, Base):
     """A bearer token for non-browser clients."""
 

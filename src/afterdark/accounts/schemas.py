@@ -64,3 +64,10 @@ class SessionPublic(BaseModel):
     expires_at: datetime
     user_agent: str
     current: bool = Field(description="The session this request came with.")
+
+
+class PasswordResetRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=10, max_length=200)
+    password: str = Field(min_length=8, max_length=1024)

@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from afterdark.accounts.age import check_adult
-from afterdark.accounts.models import ApiToken, AuthSession, Persona, User
+from afterdark.accounts.models import ApiToken, AuthSession, PasswordReset, Persona, User
 from afterdark.accounts.passwords import hash_password, verify_password
 from afterdark.accounts.schemas import UserCreate
 from afterdark.errors import AuthenticationError, ConflictError, InvalidInputError, NotFoundError
@@ -148,6 +148,48 @@ async def revoke_other_sessions(session: AsyncSession, user: User, keep_token: s
         statement = statement.where(AuthSession.token_digest != secrets.digest(keep_token))
     result = await session.execute(statement)
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+RESET_PREFIX = "adr_"
+
+
+async def create_password_reset(session: AsyncSession, user: User, *, minutes: int = 60) -> str:
+    """A single-use reset secret for the user, valid ``minutes``; earlier unused ones end."""
+    await session.execute(
+        delete(PasswordReset).where(
+            PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None)
+        )
+    )
+    secret = secrets.new_token(RESET_PREFIX)
+    session.add(
+        PasswordReset(
+            user_id=user.id,
+            token_digest=secrets.digest(secret),
+            expires_at=utcnow() + timedelta(minutes=minutes),
+        )
+    )
+    await session.flush()
+    return secret
+
+
+async def reset_password(session: AsyncSession, secret: str, password: str) -> User:
+    """Set a new password with a reset secret: once, before it expires; every login ends."""
+    row = await session.scalar(
+        select(PasswordReset).where(PasswordReset.token_digest == secrets.digest(secret))
+    )
+    if row is None or row.used_at is not None or as_utc(row.expires_at) < utcnow():
+        raise InvalidInputError(
+            "This reset link is not valid: it was used already, has expired, or was replaced "
+            "by a newer one. Ask for a new link."
+        )
+    user = await session.get(User, row.user_id)
+    if user is None:
+        raise InvalidInputError("This reset link is not valid.")
+    row.used_at = utcnow()
+    user.password_hash = await hash_password(password)
+    await session.execute(delete(AuthSession).where(AuthSession.user_id == user.id))
+    await session.flush()
+    return user
 
 
 async def create_api_token(session: AsyncSession, user: User, name: str) -> tuple[ApiToken, str]:

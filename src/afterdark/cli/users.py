@@ -95,3 +95,29 @@ def token(
             return secret
 
     typer.echo(run(main))
+
+
+@app.command("reset-link")
+def reset_link(
+    email: str = typer.Argument(..., help="The account's email."),
+    minutes: int = typer.Option(60, min=5, max=10_080, help="How long the link works."),
+    base_url: str = typer.Option(
+        "", help="Where users reach the app (default: server.public_url, else host and port)."
+    ),
+) -> None:
+    """Print a single-use password reset link for an account (it ends every login on use)."""
+    from afterdark.web.admin import reset_url
+
+    settings = settings_or_exit()
+    base = base_url or settings.server.public_url
+    if not base:
+        base = f"http://{settings.server.host}:{settings.server.port}"
+
+    async def main() -> str:
+        async with database(settings) as db, db.session() as session:
+            user = await accounts_service.require_user_by_email(session, email)
+            secret = await accounts_service.create_password_reset(session, user, minutes=minutes)
+            await session.commit()
+            return secret
+
+    typer.echo(reset_url(base, run(main)))

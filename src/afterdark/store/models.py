@@ -1,6 +1,6 @@
 """Every model, imported in one place so metadata is complete for migrations."""
 
-from afterdark.accounts.models import ApiToken, AuthSession, Persona, User
+from afterdark.accounts.models import ApiToken, AuthSession, PasswordReset, Persona, User
 from afterdark.characters.models import Character, CharacterAsset, CharacterVersion
 from afterdark.chat.models import Conversation, Generation, Message
 from afterdark.privacy.models import UserKey
@@ -16,6 +16,7 @@ __all__ = [
     "Conversation",
     "Generation",
     "Message",
+    "PasswordReset",
     "Persona",
     "User",
     "UserKey",

@@ -8,6 +8,7 @@ from afterdark.accounts import service as accounts_service
 from afterdark.accounts.models import User
 from afterdark.accounts.schemas import (
     LoginRequest,
+    PasswordResetRequest,
     PersonaPublic,
     SessionPublic,
     TokenCreate,
@@ -96,6 +97,21 @@ async def login(
 
 def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+@router.post("/auth/reset")
+async def reset_password(
+    data: PasswordResetRequest,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> UserPublic:
+    """Set a new password with a single-use reset link's token; logs in here, out elsewhere."""
+    attempts = runtime.settings.security.login_attempts
+    enforce(runtime.limiter, f"reset-ip:{_client(request)}", Rule(attempts, 900), "reset attempts")
+    user = await accounts_service.reset_password(session, data.token, data.password)
+    return await _login(session, runtime, request, response, user)
 
 
 @router.post("/auth/logout", status_code=204)

@@ -49,6 +49,11 @@ async def login(request: Request) -> HTMLResponse:
     return _page(request, "login.html", page="login", title="Log in")
 
 
+@router.get("/reset", response_class=HTMLResponse)
+async def reset(request: Request) -> HTMLResponse:
+    return _page(request, "reset.html", page="reset", title="New password")
+
+
 @router.get("/signup", response_class=HTMLResponse)
 async def signup(request: Request) -> HTMLResponse:
     return _page(request, "signup.html", page="signup", title="Sign up")
