@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 import pytest
-from e2e_helpers import PASSWORD, api, sign_up
+from e2e_helpers import PASSWORD, api, new_email, sign_up
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.e2e
@@ -232,6 +232,44 @@ def test_settings_tokens_persona_logout(page: Any) -> None:
     page.get_by_test_id("login-password").fill(PASSWORD)
     page.get_by_test_id("login-submit").click()
     expect(page).to_have_url(re.compile(r"/characters$"))
+
+
+def test_login_rate_limit_is_explained(page: Any) -> None:
+    email = new_email()
+    for _ in range(10):
+        tried = page.request.post("/api/v1/auth/login", data={"email": email, "password": "nope"})
+        assert tried.status == 401, tried.text()
+    page.goto("/login")
+    page.get_by_test_id("login-email").fill(email)
+    page.get_by_test_id("login-password").fill("still not it")
+    with page.expect_response(re.compile(r"/api/v1/auth/login$")) as answer:
+        page.get_by_test_id("login-submit").click()
+    response = answer.value
+    assert response.status == 429
+    assert int(response.headers["retry-after"]) > 0
+    body = response.json()
+    assert body["error"]["code"] == "rate_limited"
+    expect(page.get_by_test_id("form-error")).to_have_text(body["error"]["message"])
+    expect(page.get_by_test_id("form-error")).to_contain_text("Too many login attempts")
+
+
+def test_rate_limited_send_is_explained(page: Any) -> None:
+    sign_up(page)
+    start_chat(page)
+    message = "Too many replies started: at most 30 in 1 minute. Try again in 12 seconds."
+
+    def refuse(route: Any) -> None:
+        if route.request.method != "POST":
+            route.fallback()
+            return
+        error = {"error": {"code": "rate_limited", "message": message}}
+        route.fulfill(status=429, headers={"Retry-After": "12"}, json=error)
+
+    page.route(re.compile(r"/api/v1/conversations/\d+/messages$"), refuse)
+    send(page, "Are you still there?")
+    expect(page.get_by_test_id("toast-error")).to_contain_text(message)
+    expect(page.get_by_test_id("composer-input")).to_have_value("Are you still there?")
+    expect(page.get_by_test_id("send")).to_be_enabled()
 
 
 def test_phone_chat_has_no_horizontal_scroll(phone_page: Any, standin: Any) -> None:

@@ -4,6 +4,7 @@ from afterdark.accounts.models import ApiToken, AuthSession, PasswordReset, Pers
 from afterdark.characters.models import Character, CharacterAsset, CharacterVersion
 from afterdark.chat.models import Conversation, Generation, Message
 from afterdark.privacy.models import UserKey
+from afterdark.safety.models import WellbeingSettings
 from afterdark.store.base import Base
 
 __all__ = [
@@ -20,4 +21,5 @@ __all__ = [
     "Persona",
     "User",
     "UserKey",
+    "WellbeingSettings",
 ]

@@ -13,6 +13,7 @@ from afterdark.accounts.models import User
 from afterdark.errors import AuthenticationError, PermissionDeniedError
 from afterdark.kit import secrets
 from afterdark.runtime import Runtime
+from afterdark.safety import wellbeing
 from afterdark.safety.ratelimit import Rule, enforce
 from afterdark.store.base import MAX_ID
 
@@ -99,10 +100,12 @@ async def admin_user(user: CurrentUser) -> User:
 AdminUser = Annotated[User, Depends(admin_user)]
 
 
-async def limit_generations(user: CurrentUser, runtime: RuntimeDep) -> None:
-    """Count a reply the user starts; 429 past chat.generations_per_minute."""
+async def limit_generations(user: CurrentUser, runtime: RuntimeDep, session: SessionDep) -> None:
+    """Count a reply the user starts: 429 past chat.generations_per_minute, or past a daily
+    limit the user set for themselves with hard stop on."""
     rule = Rule(runtime.settings.chat.generations_per_minute, 60)
     enforce(runtime.limiter, f"generate:{user.id}", rule, "replies started")
+    await wellbeing.check_limits(session, user)
 
 
 GenerationAllowance = Depends(limit_generations)

@@ -1,0 +1,25 @@
+"""A user's own healthy-use settings."""
+
+from __future__ import annotations
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from afterdark.store.base import Base
+
+
+class WellbeingSettings(Base):
+    """Limits and reminders a user sets for themselves; nothing here is ever used to sell."""
+
+    __tablename__ = "wellbeing_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    daily_minutes: Mapped[int | None]
+    daily_messages: Mapped[int | None]
+    break_minutes: Mapped[int | None] = mapped_column(default=60)
+    nudges: Mapped[bool] = mapped_column(default=True)
+    # Off: reaching a limit only reminds. On: sending stops until the next day.
+    hard_stop: Mapped[bool] = mapped_column(default=False)
+    # Where the user's days begin and end (IANA name), set by their browser.
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
