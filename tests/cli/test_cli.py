@@ -172,3 +172,45 @@ def test_users_reset_link(env: dict[str, str]) -> None:
     missing = run(["users", "reset-link", "nobody@example.com"], env)
     assert missing.returncode == 1
     assert "nobody@example.com" in missing.stderr
+
+
+def test_users_export_and_import_into_a_fresh_instance(
+    env: dict[str, str], tmp_path: Path, standin: Any
+) -> None:
+    created = run(
+        ["users", "create", "move@example.com", "--birthdate", "1990-01-01", "--password-stdin"],
+        env,
+        stdin=PASSWORD + "\n",
+    )
+    assert created.returncode == 0, created.stderr
+    mara = next(
+        c
+        for c in json.loads(run(["characters", "list", "--json"], env).stdout)
+        if c["name"] == "Mara Quill"
+    )
+    standin.reply = "The kettle is on."
+    chat = run(["chat", str(mara["id"]), "--user", "move@example.com", "--message", "Hello"], env)
+    assert chat.returncode == 0, chat.stderr
+    archive = tmp_path / "move.zip"
+    exported = run(["users", "export", "move@example.com", "--output", str(archive)], env)
+    assert exported.returncode == 0, exported.stderr
+    assert archive.stat().st_size > 0
+
+    fresh = {**env, "AFTERDARK_DATA_DIR": str(tmp_path / "fresh")}
+    restored = run(
+        ["users", "import", str(archive), "--password-stdin"], fresh, stdin="n3w-passw0rd\n"
+    )
+    assert restored.returncode == 0, restored.stderr
+    assert restored.stdout.strip() == "restored move@example.com"
+    again = run(
+        ["users", "import", str(archive), "--password-stdin"], fresh, stdin="n3w-passw0rd\n"
+    )
+    assert again.returncode == 1
+    assert "already exists" in again.stderr
+    bogus = tmp_path / "bogus.zip"
+    bogus.write_bytes(b"not a zip")
+    refused = run(
+        ["users", "import", str(bogus), "--password-stdin"], fresh, stdin="n3w-passw0rd\n"
+    )
+    assert refused.returncode == 1
+    assert "Not an Afterdark export" in refused.stderr

@@ -337,3 +337,19 @@ async def test_validation_errors_list_each_field(user_client: httpx.AsyncClient)
     assert response.status_code == 422
     fields = {f["field"] for f in response.json()["error"]["fields"]}
     assert fields == {"age", "tagline"}
+
+
+async def test_export_everything_as_one_zip(user_client: httpx.AsyncClient) -> None:
+    import zipfile
+
+    cid = (await user_client.post("/api/v1/characters", json=DRAFT)).json()["id"]
+    response = await user_client.get("/api/v1/me/export")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/zip"
+    assert "afterdark-export-" in response.headers["content-disposition"]
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        manifest = json.loads(archive.read("afterdark-export.json"))
+        card = read_card_file(archive.read(f"characters/{cid}.json"), "x.json")
+    assert manifest["account"]["email"] == "ada@example.com"
+    assert [c["id"] for c in manifest["characters"]] == [cid]
+    assert card.card.data["data"]["name"] == "Juno Vale"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import date
+from pathlib import Path
 
 import typer
 
@@ -121,3 +122,62 @@ def reset_link(
             return secret
 
     typer.echo(reset_url(base, run(main)))
+
+
+@app.command("export")
+def export(
+    email: str = typer.Argument(..., help="The account's email."),
+    output: Path = typer.Option(..., "--output", "-o", help="The zip file to write."),
+) -> None:
+    """Write everything an account has (characters as cards, conversations, settings) to a zip."""
+    from afterdark.privacy.export import export_user
+    from afterdark.runtime import file_store
+
+    settings = settings_or_exit()
+
+    async def main() -> bytes:
+        async with database(settings) as db, db.session() as session:
+            user = await accounts_service.require_user_by_email(session, email)
+            return await export_user(session, file_store(settings), user)
+
+    data = run(main)
+    try:
+        output.write_bytes(data)
+    except OSError as exc:
+        raise fail(f"cannot write {output}: {exc.strerror}") from None
+    typer.echo(f"wrote {output} ({len(data)} bytes)")
+
+
+@app.command("import")
+def import_export(
+    file: Path = typer.Argument(..., help="A zip made by 'afterdark users export'."),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the new password from stdin."
+    ),
+    email: str = typer.Option("", help="Restore under another email than the exported one."),
+) -> None:
+    """Restore an exported account here, with a new password."""
+    from afterdark.privacy.restore import import_user
+    from afterdark.runtime import file_store
+
+    settings = settings_or_exit()
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise fail(f"{file}: {exc.strerror}") from None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 8:
+        raise fail("the password must be at least 8 characters long.", 2)
+
+    async def main() -> str:
+        async with database(settings) as db, db.session() as session:
+            user = await import_user(
+                session, file_store(settings), data, password=password, email=email
+            )
+            await session.commit()
+            return user.email
+
+    typer.echo(f"restored {run(main)}")

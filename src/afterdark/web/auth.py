@@ -17,6 +17,8 @@ from afterdark.accounts.schemas import (
     UserPublic,
 )
 from afterdark.errors import PermissionDeniedError
+from afterdark.kit.clock import utcnow
+from afterdark.privacy import export as privacy_export
 from afterdark.runtime import Runtime
 from afterdark.safety.ratelimit import Rule, enforce
 from afterdark.web.deps import (
@@ -188,3 +190,18 @@ async def revoke_other_sessions(
         session, user, request.cookies.get(SESSION_COOKIE)
     )
     return {"ended": ended}
+
+
+@router.get("/me/export")
+async def export_me(user: CurrentUser, session: SessionDep, runtime: RuntimeDep) -> Response:
+    """Everything the account has, as one zip (characters as cards, conversations, settings)."""
+    data = await privacy_export.export_user(session, runtime.files, user)
+    stamp = utcnow().strftime("%Y%m%d")
+    return Response(
+        data,
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="afterdark-export-{stamp}.zip"',
+            "Cache-Control": "no-store",
+        },
+    )

@@ -1,0 +1,166 @@
+"""Everything a user has, as one zip of JSON and original files.
+
+Layout::
+
+    afterdark-export.json          manifest: account, persona, healthy-use settings, index
+    characters/<id>.<png|json|charx>   each own character as a card, in the container and
+                                   version it came in (V3 JSON for ones made here)
+    characters/<id>.versions.json  its version history
+    conversations/<id>.json        each conversation with its whole message tree
+
+Built-in characters are referred to by slug. The zip holds no password hash and no
+session or token: importing it sets a new password.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from afterdark import __version__
+from afterdark.accounts import service as accounts_service
+from afterdark.accounts.models import User
+from afterdark.characters import exporter, versions
+from afterdark.characters.models import Character, CharacterVersion
+from afterdark.chat.models import Conversation, Message
+from afterdark.kit.clock import utcnow
+from afterdark.safety import wellbeing
+from afterdark.safety.schemas import WellbeingPublic
+from afterdark.store.files import FileStore
+
+FORMAT = "afterdark-export"
+FORMAT_VERSION = 1
+MANIFEST = "afterdark-export.json"
+
+
+def _when(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+async def export_user(session: AsyncSession, files: FileStore, user: User) -> bytes:
+    """The user's data as zip bytes."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        characters = await _characters(session, files, user, archive)
+        conversations = await _conversations(session, user, archive)
+        persona = await accounts_service.get_persona(session, user)
+        settings = WellbeingPublic.model_validate(await wellbeing.get_settings(session, user))
+        manifest = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "afterdark_version": __version__,
+            "exported_at": utcnow().isoformat(),
+            "account": {
+                "email": user.email,
+                "display_name": user.display_name,
+                "created_at": _when(user.created_at),
+                "age_checked_at": _when(user.age_checked_at),
+                "age_check_method": user.age_check_method,
+            },
+            "persona": {"name": persona.name, "description": persona.description},
+            "wellbeing": settings.model_dump(),
+            "characters": characters,
+            "conversations": conversations,
+            "not_included": "memories, images, audio and Sparks: not part of this version",
+        }
+        archive.writestr(MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2))
+    return out.getvalue()
+
+
+async def _characters(
+    session: AsyncSession, files: FileStore, user: User, archive: zipfile.ZipFile
+) -> list[dict[str, Any]]:
+    index = []
+    rows = await session.scalars(
+        select(Character).where(Character.owner_id == user.id).order_by(Character.id)
+    )
+    for character in rows:
+        container = character.card_container or "json"
+        card = await exporter.export_character(session, files, character, container)  # type: ignore[arg-type]
+        name = f"characters/{character.id}.{container}"
+        archive.writestr(name, card.data)
+        history = await session.scalars(
+            select(CharacterVersion)
+            .where(CharacterVersion.character_id == character.id)
+            .order_by(CharacterVersion.number)
+        )
+        archive.writestr(
+            f"characters/{character.id}.versions.json",
+            json.dumps(
+                [
+                    {
+                        "number": v.number,
+                        "note": v.note,
+                        "created_at": _when(v.created_at),
+                        "fields": v.fields,
+                    }
+                    for v in history
+                ],
+                ensure_ascii=False,
+                indent=2,
+            ),
+        )
+        index.append(
+            {
+                "id": character.id,
+                "file": name,
+                "fields": versions.fields_of(character),
+                "version": character.version,
+            }
+        )
+    return index
+
+
+async def _conversations(
+    session: AsyncSession, user: User, archive: zipfile.ZipFile
+) -> list[dict[str, Any]]:
+    index = []
+    rows = await session.scalars(
+        select(Conversation).where(Conversation.user_id == user.id).order_by(Conversation.id)
+    )
+    for conversation in rows:
+        character = await session.get(Character, conversation.character_id)
+        messages = await session.scalars(
+            select(Message).where(Message.conversation_id == conversation.id).order_by(Message.id)
+        )
+        body = {
+            "id": conversation.id,
+            "character": (
+                {"slug": character.slug}
+                if character is not None and character.owner_id is None
+                else {"id": conversation.character_id}
+            ),
+            "title": conversation.title,
+            "scene": conversation.scene,
+            "preset": conversation.preset,
+            "sampler": conversation.sampler,
+            "active_root_id": conversation.active_root_id,
+            "branched_from_conversation_id": conversation.branched_from_conversation_id,
+            "branched_from_message_id": conversation.branched_from_message_id,
+            "created_at": _when(conversation.created_at),
+            "updated_at": _when(conversation.updated_at),
+            "messages": [
+                {
+                    "id": m.id,
+                    "parent_id": m.parent_id,
+                    "active_child_id": m.active_child_id,
+                    "role": m.role,
+                    "content": m.content,
+                    "status": m.status,
+                    "error": m.error,
+                    "created_at": _when(m.created_at),
+                    "edited_at": _when(m.edited_at),
+                }
+                for m in messages
+            ],
+        }
+        name = f"conversations/{conversation.id}.json"
+        archive.writestr(name, json.dumps(body, ensure_ascii=False, indent=2))
+        index.append({"id": conversation.id, "file": name, "title": conversation.title})
+    return index
