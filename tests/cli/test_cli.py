@@ -214,3 +214,22 @@ def test_users_export_and_import_into_a_fresh_instance(
     )
     assert refused.returncode == 1
     assert "Not an Afterdark export" in refused.stderr
+
+
+def test_users_delete_needs_yes(env: dict[str, str]) -> None:
+    created = run(
+        ["users", "create", "bye@example.com", "--birthdate", "1990-01-01", "--password-stdin"],
+        env,
+        stdin=PASSWORD + "\n",
+    )
+    assert created.returncode == 0, created.stderr
+    unconfirmed = run(["users", "delete", "bye@example.com"], env)
+    assert unconfirmed.returncode == 2
+    assert "--yes" in unconfirmed.stderr
+    deleted = run(["users", "delete", "bye@example.com", "--yes"], env)
+    assert deleted.returncode == 0, deleted.stderr
+    assert deleted.stdout.strip() == "deleted bye@example.com"
+    listed = json.loads(run(["users", "list", "--json"], env).stdout)
+    assert "bye@example.com" not in [u["email"] for u in listed]
+    again = run(["users", "delete", "bye@example.com", "--yes"], env)
+    assert again.returncode == 1

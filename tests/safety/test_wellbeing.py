@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 
 from afterdark.accounts import service as accounts_service
 from afterdark.accounts.models import User
@@ -120,5 +121,15 @@ async def test_nudges_and_hard_stop(setup: tuple[Database, User, int]) -> None:
         with pytest.raises(RateLimitedError, match="resets at midnight"):
             await wellbeing.check_limits(session, user)
 
+        # Reminders off: no banner, but the hard stop the user asked for still holds.
+        await wellbeing.update_settings(
+            session, user, WellbeingPublic(daily_messages=5, hard_stop=True, nudges=False)
+        )
+        assert (await wellbeing.usage(session, user)).nudge is None
+        with pytest.raises(RateLimitedError, match="8 messages today; you set 5 messages"):
+            await wellbeing.check_limits(session, user)
+
+        with pytest.raises(ValidationError, match="time zone"):
+            WellbeingPublic(timezone="Mars/Olympus")
         with pytest.raises(InvalidInputError, match="time zone"):
-            await wellbeing.update_settings(session, user, WellbeingPublic(timezone="Mars/Olympus"))
+            await wellbeing.usage(session, user, "Mars/Olympus")

@@ -71,3 +71,9 @@ class PasswordResetRequest(BaseModel):
 
     token: str = Field(min_length=10, max_length=200)
     password: str = Field(min_length=8, max_length=1024)
+
+
+class AccountDeletion(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: str = Field(max_length=1024, description="The account's password, to confirm.")

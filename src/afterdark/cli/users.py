@@ -181,3 +181,31 @@ def import_export(
             return user.email
 
     typer.echo(f"restored {run(main)}")
+
+
+@app.command("delete")
+def delete_user(
+    email: str = typer.Argument(..., help="The account's email."),
+    yes: bool = typer.Option(False, "--yes", help="Confirm: this cannot be undone."),
+) -> None:
+    """Delete an account and everything it has: keys shredded, rows and files removed."""
+    from afterdark.privacy import deletion
+    from afterdark.privacy.keyring import Keyring
+    from afterdark.privacy.providers import create_key_provider
+    from afterdark.runtime import file_store
+
+    if not yes:
+        raise fail("deleting an account cannot be undone: add --yes to confirm.", 2)
+    settings = settings_or_exit()
+
+    async def main() -> None:
+        keyring = Keyring(create_key_provider(settings))
+        async with database(settings) as db:
+            async with db.session() as session:
+                user = await accounts_service.require_user_by_email(session, email)
+                await deletion.delete_account(session, file_store(settings), keyring, user)
+                await session.commit()
+            await deletion.scrub(db)
+
+    run(main)
+    typer.echo(f"deleted {email}")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class WellbeingPublic(BaseModel):
@@ -19,6 +20,15 @@ class WellbeingPublic(BaseModel):
     nudges: bool = True
     hard_stop: bool = Field(default=False, description="Stop sending at a limit, not just remind.")
     timezone: str = Field(default="UTC", max_length=64, description="IANA name, e.g. Europe/Paris.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("unknown time zone: use an IANA name such as Europe/Paris") from None
+        return value
 
 
 class DayUsage(BaseModel):

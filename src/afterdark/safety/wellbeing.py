@@ -119,42 +119,58 @@ async def usage(
     )
 
 
-def _nudge(settings: WellbeingPublic, today: DayUsage, current: int) -> Nudge | None:
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def limit_reached(settings: WellbeingPublic, today: DayUsage) -> Nudge | None:
+    """The daily limit the user set and has reached today, if any."""
     if settings.daily_minutes is not None and today.minutes >= settings.daily_minutes:
         return Nudge(
             kind="limit_minutes",
-            message=f"You have chatted {today.minutes} minutes today; you set "
-            f"{settings.daily_minutes} as your daily limit.",
+            message=f"You have chatted {_plural(today.minutes, 'minute')} today; you set "
+            f"{_plural(settings.daily_minutes, 'minute')} as your daily limit.",
         )
     if settings.daily_messages is not None and today.messages >= settings.daily_messages:
         return Nudge(
             kind="limit_messages",
-            message=f"You have sent {today.messages} messages today; you set "
-            f"{settings.daily_messages} as your daily limit.",
-        )
-    if settings.nudges and settings.break_minutes is not None and current >= settings.break_minutes:
-        return Nudge(
-            kind="break",
-            message=f"You have been chatting for {current} minutes. A short break, a glass of "
-            "water? The conversation will be here when you come back.",
+            message=f"You have sent {_plural(today.messages, 'message')} today; you set "
+            f"{_plural(settings.daily_messages, 'message')} as your daily limit.",
         )
     return None
 
 
-async def check_limits(session: AsyncSession, user: User, tz_name: str = "UTC") -> None:
-    """With hard stop on, refuse new messages once a daily limit the user set is reached."""
+def _nudge(settings: WellbeingPublic, today: DayUsage, current: int) -> Nudge | None:
+    """A reminder to show, unless the user turned reminders off."""
+    if not settings.nudges:
+        return None
+    if reached := limit_reached(settings, today):
+        return reached
+    if settings.break_minutes is not None and current >= settings.break_minutes:
+        return Nudge(
+            kind="break",
+            message=f"You have been chatting for {_plural(current, 'minute')}. A short break, a "
+            "glass of water? The conversation will be here when you come back.",
+        )
+    return None
+
+
+async def check_limits(session: AsyncSession, user: User) -> None:
+    """With hard stop on, refuse new replies once a daily limit the user set is reached
+    (counted in the user's saved time zone, whether or not reminders are on)."""
     settings = await get_settings(session, user)
     if not settings.hard_stop or (
         settings.daily_minutes is None and settings.daily_messages is None
     ):
         return
-    report = await usage(session, user, tz_name)
-    if report.nudge is not None and report.nudge.kind != "break":
-        tz = zone(tz_name)
+    report = await usage(session, user)
+    reached = limit_reached(report.settings, report.today)
+    if reached is not None:
+        tz = zone(settings.timezone)
         local = utcnow().astimezone(tz)
         midnight = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), tz)
         wait = (midnight - local).total_seconds()
         raise RateLimitedError(
-            f"{report.nudge.message} It resets at midnight; you can change it in Settings.",
+            f"{reached.message} It resets at midnight; you can change it in Settings.",
             retry_after=max(1, int(wait)),
         )

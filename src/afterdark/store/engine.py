@@ -49,4 +49,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # Deleted content is overwritten with zeros, so an account deletion leaves no remnants
+    # in the database file (privacy/deletion.py).
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()

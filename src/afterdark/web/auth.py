@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request, Response
 from afterdark.accounts import service as accounts_service
 from afterdark.accounts.models import User
 from afterdark.accounts.schemas import (
+    AccountDeletion,
     LoginRequest,
     PasswordResetRequest,
     PersonaPublic,
@@ -16,8 +17,9 @@ from afterdark.accounts.schemas import (
     UserCreate,
     UserPublic,
 )
-from afterdark.errors import PermissionDeniedError
+from afterdark.errors import AuthenticationError, PermissionDeniedError
 from afterdark.kit.clock import utcnow
+from afterdark.privacy import deletion
 from afterdark.privacy import export as privacy_export
 from afterdark.runtime import Runtime
 from afterdark.safety.ratelimit import Rule, enforce
@@ -205,3 +207,25 @@ async def export_me(user: CurrentUser, session: SessionDep, runtime: RuntimeDep)
             "Cache-Control": "no-store",
         },
     )
+
+
+@router.delete("/me", status_code=204)
+async def delete_me(
+    data: AccountDeletion,
+    response: Response,
+    user: CurrentUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> None:
+    """Delete this account and everything it has, for good (the password confirms it)."""
+    try:
+        await accounts_service.authenticate(session, user.email, data.password)
+    except AuthenticationError:
+        raise PermissionDeniedError(
+            "That is not the account's password; nothing was deleted."
+        ) from None
+    await deletion.delete_account(session, runtime.files, runtime.keyring, user)
+    await session.commit()
+    await deletion.scrub(runtime.database)
+    response.delete_cookie(SESSION_COOKIE)
+    response.delete_cookie(CSRF_COOKIE)

@@ -118,3 +118,25 @@ export function upload(method, path, fields, opts) {
 export function requireUser() {
   return get("/me");
 }
+
+/** The browser's IANA time zone, such as "Europe/Paris" ("" when it does not say). */
+export function browserTimeZone() {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+  } catch {
+    return "";
+  }
+}
+
+/** The user's own usage report, counted in this browser's time zone when the server knows it. */
+export async function getUsage(opts) {
+  const tz = browserTimeZone();
+  if (tz) {
+    try {
+      return await get(`/me/usage?tz=${encodeURIComponent(tz)}`, opts);
+    } catch (err) {
+      if (err.status !== 422) throw err;
+    }
+  }
+  return get("/me/usage", opts);
+}

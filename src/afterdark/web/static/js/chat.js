@@ -1,6 +1,6 @@
 // The chat page: the active path of a conversation, live replies over Server-Sent Events,
 // swipes, edits, branches and the per-chat scene and sampler settings.
-import { API, del, get, patch, post, requireUser, url } from "./api.js";
+import { API, del, get, getUsage, patch, post, requireUser, url } from "./api.js";
 import {
   confirmAction, fillAvatar, fillNames, formError, h, pageObjectId, renderRichText, showError, toast,
 } from "./ui.js";
@@ -378,6 +378,7 @@ function finishStream(s, d) {
   if (state.conv) state.conv.generation_id = null;
   updateComposer();
   renderMessages();
+  if (s.kind !== "impersonate") checkUsage({ replyDone: true });
   if (state.conv && (!state.conv.title || state.conv.title === state.conv.character.name)) {
     // The server names a chat after its first line; show the new name.
     get(`/conversations/${convId}`).then((fresh) => {
@@ -515,6 +516,97 @@ function branch(m) {
   });
 }
 
+// ---------- healthy-use reminders ----------
+
+// A gentle note above the composer when a limit the person set is reached or a break is due.
+// It never blocks anything; a dismissed kind stays dismissed for this browser session.
+const nudgeRegion = document.getElementById("nudge-region");
+const NUDGE_KEY = "afterdark:nudge-dismissed";
+const USAGE_EVERY_MS = 60_000;
+const usageCheck = { last: 0, due: 0, timer: null, running: false, again: false };
+
+function dismissedKind() {
+  try {
+    return window.sessionStorage.getItem(NUDGE_KEY);
+  } catch {
+    return null; // storage blocked: the banner can still be closed for this page
+  }
+}
+
+function rememberDismissed(kind) {
+  try {
+    window.sessionStorage.setItem(NUDGE_KEY, kind);
+  } catch {
+    // storage blocked
+  }
+}
+
+function showNudge(nudge) {
+  const current = nudgeRegion.querySelector(".nudge");
+  if (!nudge || nudge.kind === dismissedKind()) {
+    if (current) nudgeRegion.replaceChildren();
+    return;
+  }
+  if (current && current.dataset.kind === nudge.kind) {
+    const text = current.querySelector(".nudge-text");
+    if (text.textContent !== nudge.message) text.textContent = nudge.message;
+    return;
+  }
+  const dismiss = h("button", {
+    type: "button", class: "btn btn-small nudge-dismiss", "aria-label": "Dismiss this reminder",
+    "data-testid": "nudge-dismiss",
+    onclick: () => {
+      rememberDismissed(nudge.kind);
+      const hadFocus = nudgeRegion.contains(document.activeElement);
+      nudgeRegion.replaceChildren();
+      if (hadFocus) input.focus();
+    },
+  }, "Dismiss");
+  const stick = nearBottom();
+  nudgeRegion.replaceChildren(h("div", { class: "nudge", "data-testid": "nudge", "data-kind": nudge.kind },
+    h("p", { class: "nudge-text", "data-testid": "nudge-text" }, nudge.message),
+    h("div", { class: "nudge-actions" },
+      h("a", {
+        class: "nudge-link", href: url("/settings#time"), "aria-label": "Limits in Settings",
+        "data-testid": "nudge-limits",
+      }, "Limits"),
+      dismiss)));
+  if (stick) scrollToBottom(); // the banner takes room from the messages: keep the last in view
+}
+
+async function runUsageCheck() {
+  usageCheck.timer = null;
+  if (usageCheck.running) {
+    usageCheck.again = true; // a reply finished meanwhile: look once more when this answers
+    return;
+  }
+  usageCheck.running = true;
+  usageCheck.last = Date.now();
+  try {
+    const report = await getUsage({ auth: false });
+    // "Reminders" off in Settings: no banners (a hard stop still applies on the server).
+    showNudge(report.settings && report.settings.nudges === false ? null : report.nudge);
+  } catch {
+    // Only a reminder: never trouble the chat with its failures.
+  } finally {
+    usageCheck.running = false;
+    if (usageCheck.again) {
+      usageCheck.again = false;
+      checkUsage({ replyDone: true });
+    }
+  }
+}
+
+/** Look at today's usage soon: just after a reply finishes, otherwise at most once a minute. */
+function checkUsage({ replyDone = false } = {}) {
+  const now = Date.now();
+  const due = replyDone ? now + 300 : Math.max(now + 300, usageCheck.last + USAGE_EVERY_MS);
+  if (usageCheck.timer !== null && usageCheck.due <= due) return; // one is coming sooner already
+  clearTimeout(usageCheck.timer);
+  usageCheck.due = due;
+  usageCheck.timer = setTimeout(runUsageCheck, due - now);
+}
+
 // ---------- scene and sampler dialogs ----------
 
 function openScene() {
@@ -633,6 +725,10 @@ document.addEventListener("keydown", (e) => {
   }
 });
 
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible") checkUsage();
+});
+
 window.addEventListener("pagehide", () => {
   if (state.stream) state.stream.es.close();
 });
@@ -660,4 +756,5 @@ window.addEventListener("pagehide", () => {
     showError(err);
   }
   if (window.matchMedia("(hover: hover)").matches) input.focus();
+  checkUsage();
 })();

@@ -1,5 +1,5 @@
-import { del, get, post, put, requireUser, url } from "./api.js";
-import { busy, confirmAction, h, showError, timeEl, toast } from "./ui.js";
+import { browserTimeZone, del, get, post, put, requireUser, url } from "./api.js";
+import { busy, confirmAction, formError, h, showError, timeEl, toast } from "./ui.js";
 
 const personaForm = document.getElementById("persona-form");
 const tokenForm = document.getElementById("token-form");
@@ -148,6 +148,127 @@ document.getElementById("revoke-others").addEventListener("click", async (event)
   await loadSessions().catch(showError);
 });
 
+// ---------- your time here ----------
+
+const wellbeingForm = document.getElementById("wellbeing-form");
+const LIMIT_FIELDS = ["daily_minutes", "daily_messages", "break_minutes"];
+let wellbeing = null; // the saved settings, as the API last answered
+
+const dayName = new Intl.DateTimeFormat(undefined, { weekday: "short", timeZone: "UTC" });
+const dayLong = new Intl.DateTimeFormat(undefined, { weekday: "long", day: "numeric", month: "long", timeZone: "UTC" });
+
+/** "2026-11-25" as a Date at UTC midnight: formatted in UTC, it stays that calendar day. */
+function calendarDay(iso) {
+  const [y, m, d] = String(iso).split("-").map(Number);
+  return new Date(Date.UTC(y, m - 1, d));
+}
+
+function setCount(testid, n) {
+  const el = document.querySelector(`#time [data-testid="${testid}"]`);
+  el.textContent = String(n);
+  const unit = el.nextElementSibling;
+  if (unit && unit.dataset.unit) unit.textContent = unit.dataset.unit.replace(/s$/, n === 1 ? "" : "s");
+}
+
+function usageBar(d, max, isToday) {
+  const date = calendarDay(d.day);
+  const short = isToday ? "Today" : dayName.format(date);
+  const share = max > 0 ? Math.round((d.messages / max) * 100) : 0;
+  const spoken = `${isToday ? "Today, " : ""}${dayLong.format(date)}: ${plural(d.messages, "message")}, ${plural(d.minutes, "minute")}`;
+  const fill = h("span", { class: "usage-fill" });
+  fill.style.height = `${share}%`;
+  return h("li", {
+    class: `usage-day${isToday ? " is-today" : ""}${d.messages ? "" : " is-empty"}`,
+    "data-testid": "usage-day", "data-day": d.day, "data-messages": d.messages, "data-minutes": d.minutes,
+    "data-today": isToday ? "true" : null, title: spoken,
+  },
+  h("span", { class: "visually-hidden" }, spoken),
+  h("span", { class: "usage-value", "aria-hidden": "true" }, String(d.messages)),
+  h("span", { class: "usage-track", "aria-hidden": "true" }, fill),
+  h("span", { class: "usage-label", "aria-hidden": "true" }, short));
+}
+
+async function loadUsage() {
+  const loading = document.getElementById("usage-loading");
+  let report;
+  try {
+    report = await get("/me/usage");
+  } catch (err) {
+    loading.textContent = "Could not load your activity.";
+    throw err;
+  }
+  setCount("usage-today-messages", report.today.messages);
+  setCount("usage-today-minutes", report.today.minutes);
+  setCount("usage-week-messages", report.week.messages);
+  setCount("usage-week-minutes", report.week.minutes);
+  const max = Math.max(0, ...report.days.map((d) => d.messages));
+  const last = report.days.length - 1;
+  document.getElementById("usage-chart").replaceChildren(
+    ...report.days.map((d, i) => usageBar(d, max, i === last)));
+  document.getElementById("usage-timezone").textContent =
+    `Days run midnight to midnight in your time zone, ${report.timezone.replace(/_/g, " ")}. Time counts while you're sending messages.`;
+  loading.hidden = true;
+  document.getElementById("usage").hidden = false;
+}
+
+function fillWellbeing(settings) {
+  const els = wellbeingForm.elements;
+  for (const key of LIMIT_FIELDS) {
+    const v = settings[key];
+    els.namedItem(key).value = v === null || v === undefined ? "" : String(v);
+  }
+  els.namedItem("nudges").checked = Boolean(settings.nudges);
+  els.namedItem("hard_stop").checked = Boolean(settings.hard_stop);
+}
+
+function clearFieldErrors() {
+  for (const el of wellbeingForm.querySelectorAll('[aria-invalid="true"]')) el.removeAttribute("aria-invalid");
+  formError(wellbeingForm, "");
+}
+
+async function loadWellbeing() {
+  wellbeing = await get("/me/wellbeing");
+  // Days are counted in the saved time zone: keep it the browser's, quietly.
+  const here = browserTimeZone();
+  if (here && here !== wellbeing.timezone) {
+    try {
+      wellbeing = await put("/me/wellbeing", { ...wellbeing, timezone: here });
+    } catch (err) {
+      // A zone the server does not know: keep the saved one.
+      if (err.status !== 422) console.warn("could not save the time zone", err);
+    }
+  }
+  fillWellbeing(wellbeing);
+  document.getElementById("wellbeing-fields").disabled = false;
+}
+
+wellbeingForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  clearFieldErrors();
+  const els = wellbeingForm.elements;
+  const body = { ...wellbeing };
+  for (const key of LIMIT_FIELDS) {
+    const raw = els.namedItem(key).value.trim();
+    body[key] = raw === "" ? null : Number.parseInt(raw, 10);
+  }
+  body.nudges = els.namedItem("nudges").checked;
+  body.hard_stop = els.namedItem("hard_stop").checked;
+  try {
+    wellbeing = await busy(wellbeingForm.querySelector('[type="submit"]'), () => put("/me/wellbeing", body));
+    fillWellbeing(wellbeing);
+    toast("Your limits are saved.", "ok", 3000);
+  } catch (err) {
+    const fields = (err.detail && err.detail.fields) || [];
+    for (const f of fields) {
+      const input = els.namedItem(f.field);
+      if (input) input.setAttribute("aria-invalid", "true");
+    }
+    formError(wellbeingForm, err.message);
+    const first = wellbeingForm.querySelector('[aria-invalid="true"]');
+    if (first) first.focus();
+  }
+});
+
 async function loadPersona() {
   const persona = await get("/me/persona");
   personaForm.elements.namedItem("name").value = persona.name || "";
@@ -201,6 +322,7 @@ document.getElementById("logout").addEventListener("click", async (event) => {
   const me = await requireUser();
   document.getElementById("account-email").textContent = me.email;
   await Promise.all([
+    loadWellbeing().catch(showError).then(() => loadUsage()).catch(showError),
     loadSessions().catch(showError), loadPersona().catch(showError), loadTokens().catch(showError),
   ]);
 })();

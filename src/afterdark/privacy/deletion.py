@@ -1,0 +1,43 @@
+"""Real deletion of an account: keys shredded, rows and files removed, storage scrubbed.
+
+The user's row goes and the database's ON DELETE CASCADE takes everything hanging from it
+(characters, versions, conversations, messages, keys, sessions, tokens, settings). Their
+files leave the data folder once the transaction commits. On SQLite, ``secure_delete`` (set
+on every connection) zeroes the freed content and a truncating WAL checkpoint removes the
+old page images from the write-ahead log, so nothing is left to recover from the files.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from afterdark.accounts.models import User
+from afterdark.characters.models import Character, CharacterAsset
+from afterdark.privacy.keyring import Keyring
+from afterdark.store.engine import Database
+from afterdark.store.files import FileStore
+
+
+async def delete_account(
+    session: AsyncSession, files: FileStore, keyring: Keyring, user: User
+) -> None:
+    """Delete the user and everything they own (commit, then call ``scrub``)."""
+    keys = list(
+        await session.scalars(
+            select(CharacterAsset.file_key)
+            .join(Character, Character.id == CharacterAsset.character_id)
+            .where(Character.owner_id == user.id)
+        )
+    )
+    await keyring.shred(session, user.id)
+    await session.execute(delete(User).where(User.id == user.id))
+    files.delete_after_commit(session, keys)
+
+
+async def scrub(database: Database) -> None:
+    """Push deleted pages out of the SQLite write-ahead log (no-op on PostgreSQL)."""
+    if not database.is_sqlite:
+        return
+    async with database.engine.connect() as connection:
+        await connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
