@@ -104,6 +104,8 @@ export const post = (path, body, opts) => api("POST", path, body, opts);
 export const put = (path, body, opts) => api("PUT", path, body, opts);
 export const patch = (path, body, opts) => api("PATCH", path, body, opts);
 export const del = (path, opts) => api("DELETE", path, undefined, opts);
+/** DELETE with a JSON body (such as a password that confirms it). */
+export const delWithBody = (path, body, opts) => api("DELETE", path, body, opts);
 
 /** Send files: `fields` maps a form field name to a File or a list of Files. */
 export function upload(method, path, fields, opts) {

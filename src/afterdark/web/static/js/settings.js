@@ -1,4 +1,4 @@
-import { browserTimeZone, del, get, post, put, requireUser, url } from "./api.js";
+import { browserTimeZone, del, delWithBody, get, post, put, requireUser, url } from "./api.js";
 import { busy, confirmAction, formError, h, showError, timeEl, toast } from "./ui.js";
 
 const personaForm = document.getElementById("persona-form");
@@ -304,6 +304,49 @@ tokenForm.addEventListener("submit", async (event) => {
   } catch (err) {
     showError(err);
   }
+});
+
+// ---------- your data: delete the account ----------
+
+const deleteOpen = document.getElementById("delete-open");
+const deleteForm = document.getElementById("delete-form");
+const deletePassword = deleteForm.elements.namedItem("password");
+
+function showDeleteForm(open) {
+  deleteForm.hidden = !open;
+  deleteOpen.hidden = open;
+  deleteOpen.setAttribute("aria-expanded", open ? "true" : "false");
+  deletePassword.value = "";
+  deletePassword.removeAttribute("aria-invalid");
+  formError(deleteForm, "");
+  (open ? deletePassword : deleteOpen).focus();
+}
+
+deleteOpen.addEventListener("click", () => showDeleteForm(true));
+document.getElementById("delete-cancel").addEventListener("click", () => showDeleteForm(false));
+
+deleteForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  deletePassword.removeAttribute("aria-invalid");
+  formError(deleteForm, "");
+  const password = deletePassword.value;
+  if (!password) {
+    deletePassword.setAttribute("aria-invalid", "true");
+    formError(deleteForm, "Enter your password to delete the account.");
+    deletePassword.focus();
+    return;
+  }
+  try {
+    await busy(deleteForm.querySelector('[type="submit"]'), () => delWithBody("/me", { password }));
+  } catch (err) {
+    if (err.status === 403) deletePassword.setAttribute("aria-invalid", "true");
+    formError(deleteForm, err.message);
+    deletePassword.focus();
+    deletePassword.select();
+    return;
+  }
+  // The account and its session are gone; nothing here works any more.
+  window.location.replace(url("/signup"));
 });
 
 document.getElementById("logout").addEventListener("click", async (event) => {
