@@ -158,9 +158,14 @@ def _nudge(settings: WellbeingPublic, today: DayUsage, current: int) -> Nudge | 
 async def check_limits(session: AsyncSession, user: User) -> None:
     """With hard stop on, refuse new replies once a daily limit the user set is reached
     (counted in the user's saved time zone, whether or not reminders are on)."""
-    settings = await get_settings(session, user)
-    if not settings.hard_stop or (
-        settings.daily_minutes is None and settings.daily_messages is None
+    # One indexed read on the reply path; nothing is written for users who set nothing.
+    settings = await session.scalar(
+        select(WellbeingSettings).where(WellbeingSettings.user_id == user.id)
+    )
+    if (
+        settings is None
+        or not settings.hard_stop
+        or (settings.daily_minutes is None and settings.daily_messages is None)
     ):
         return
     report = await usage(session, user)
