@@ -17,6 +17,8 @@ import uvicorn
 
 from afterdark.app import create_app
 from afterdark.config import Settings
+from afterdark.store.engine import Database
+from afterdark.store.migrate import upgrade
 
 os.environ.pop("AFTERDARK_CONFIG_FILE", None)
 for _name in list(os.environ):
@@ -74,6 +76,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'afterdark.db'}"
     return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """A migrated, empty database: SQLite, then PostgreSQL."""
+    database = Database(database_url)
+    await upgrade(database)
+    try:
+        yield database
+    finally:
+        await database.dispose()
 
 
 # --- the OpenAI-protocol stand-in --------------------------------------------------

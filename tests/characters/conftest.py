@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 
@@ -13,17 +12,6 @@ from afterdark.accounts.models import User
 from afterdark.accounts.schemas import UserCreate
 from afterdark.store.engine import Database
 from afterdark.store.files import FileStore
-from afterdark.store.migrate import upgrade
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    await upgrade(database)
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 @pytest.fixture

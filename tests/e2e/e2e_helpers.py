@@ -38,3 +38,21 @@ def api(page: Any, method: str, path: str, body: Any = None) -> Any:
     )
     assert response.ok, f"{method} {path}: {response.status} {response.text()}"
     return response.json() if response.status != 204 else None
+
+
+def assert_fits_phone(page: Any, controls: str) -> None:
+    """Nothing scrolls sideways, and every visible control matching ``controls`` (a CSS
+    selector) is at least 40 px each way: big enough for a thumb."""
+    widths = page.evaluate(
+        "() => ({doc: document.documentElement.scrollWidth, view: window.innerWidth})"
+    )
+    assert widths["doc"] <= widths["view"], widths
+    small = page.evaluate(
+        """(selector) => [...document.querySelectorAll(selector)]
+            .filter((el) => el.offsetParent !== null)
+            .map((el) => ({id: el.dataset.testid, w: el.getBoundingClientRect().width,
+                           h: el.getBoundingClientRect().height}))
+            .filter((r) => r.w < 40 || r.h < 40)""",
+        controls,
+    )
+    assert small == [], small

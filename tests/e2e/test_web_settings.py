@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from e2e_helpers import PASSWORD, api, sign_up
+from e2e_helpers import PASSWORD, api, assert_fits_phone, sign_up
 from playwright.sync_api import expect
 
 from conftest import DESKTOP, SCREENSHOTS
@@ -147,16 +147,5 @@ def test_sessions_fit_a_phone(phone_page: Any, server_url: str) -> None:
         "session-device"
     )
     expect(device).to_have_attribute("title", odd_agent)
-    widths = page.evaluate(
-        "() => ({doc: document.documentElement.scrollWidth, view: window.innerWidth})"
-    )
-    assert widths["doc"] <= widths["view"], widths
-    small = page.evaluate(
-        """() => [...document.querySelectorAll('[data-testid="sessions-panel"] button')]
-            .filter((el) => el.offsetParent !== null)
-            .map((el) => ({id: el.dataset.testid, w: el.getBoundingClientRect().width,
-                           h: el.getBoundingClientRect().height}))
-            .filter((r) => r.w < 40 || r.h < 40)"""
-    )
-    assert small == [], small
+    assert_fits_phone(page, '[data-testid="sessions-panel"] button')
     shot(page.get_by_test_id("sessions-panel"), "settings-sessions-phone")

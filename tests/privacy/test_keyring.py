@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import date
 
 import pytest
@@ -16,20 +15,9 @@ from afterdark.privacy.keyring import Keyring
 from afterdark.privacy.models import UserKey
 from afterdark.privacy.providers import LocalKeyProvider
 from afterdark.store.engine import Database
-from afterdark.store.migrate import upgrade
 
 pytestmark = pytest.mark.xdist_group("postgres")
 WHERE = Binding(user_id=0, table="notes", row="1", column="body")
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    await upgrade(database)
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 async def make_user(db: Database, email: str) -> User:

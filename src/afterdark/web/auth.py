@@ -7,7 +7,6 @@ from fastapi import APIRouter, Request, Response
 from afterdark.accounts import service as accounts_service
 from afterdark.accounts.models import User
 from afterdark.accounts.schemas import (
-    AccountDeletion,
     LoginRequest,
     PasswordResetRequest,
     PersonaPublic,
@@ -17,10 +16,7 @@ from afterdark.accounts.schemas import (
     UserCreate,
     UserPublic,
 )
-from afterdark.errors import AuthenticationError, PermissionDeniedError
-from afterdark.kit.clock import utcnow
-from afterdark.privacy import deletion
-from afterdark.privacy import export as privacy_export
+from afterdark.errors import PermissionDeniedError
 from afterdark.runtime import Runtime
 from afterdark.safety.ratelimit import Rule, enforce
 from afterdark.web.deps import (
@@ -192,40 +188,3 @@ async def revoke_other_sessions(
         session, user, request.cookies.get(SESSION_COOKIE)
     )
     return {"ended": ended}
-
-
-@router.get("/me/export")
-async def export_me(user: CurrentUser, session: SessionDep, runtime: RuntimeDep) -> Response:
-    """Everything the account has, as one zip (characters as cards, conversations, settings)."""
-    data = await privacy_export.export_user(session, runtime.files, user)
-    stamp = utcnow().strftime("%Y%m%d")
-    return Response(
-        data,
-        media_type="application/zip",
-        headers={
-            "Content-Disposition": f'attachment; filename="afterdark-export-{stamp}.zip"',
-            "Cache-Control": "no-store",
-        },
-    )
-
-
-@router.delete("/me", status_code=204)
-async def delete_me(
-    data: AccountDeletion,
-    response: Response,
-    user: CurrentUser,
-    session: SessionDep,
-    runtime: RuntimeDep,
-) -> None:
-    """Delete this account and everything it has, for good (the password confirms it)."""
-    try:
-        await accounts_service.authenticate(session, user.email, data.password)
-    except AuthenticationError:
-        raise PermissionDeniedError(
-            "That is not the account's password; nothing was deleted."
-        ) from None
-    await deletion.delete_account(session, runtime.files, runtime.keyring, user)
-    await session.commit()
-    await deletion.scrub(runtime.database)
-    response.delete_cookie(SESSION_COOKIE)
-    response.delete_cookie(CSRF_COOKIE)
