@@ -145,6 +145,24 @@ class PrivacySettings(_Section):
     )
 
 
+class AgeSettings(_Section):
+    provider: Literal["none", "self_declaration", "signed"] = Field(
+        default="none",
+        description="Age assurance for adult content: 'signed' (an external verifier that "
+        "calls back with a signed outcome), 'self_declaration' (single-user installs only) or "
+        "'none' (adult content stays locked).",
+    )
+    signed_url: str = Field(
+        default="", description="signed: the verifier's start page; users are sent there."
+    )
+    signed_secret: SecretStr | None = Field(
+        default=None, description="signed: the HMAC-SHA256 key the verifier signs outcomes with."
+    )
+    callback_tolerance: int = Field(
+        default=600, ge=30, le=86_400, description="signed: seconds a signed outcome stays valid."
+    )
+
+
 class Settings(BaseSettings):
     """Every setting of an Afterdark instance."""
 
@@ -171,6 +189,7 @@ class Settings(BaseSettings):
     chat: ChatSettings = Field(default_factory=ChatSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    age: AgeSettings = Field(default_factory=AgeSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from afterdark.store.base import Base
+from afterdark.store.base import Base, CreatedAt
 
 
 class WellbeingSettings(Base):
@@ -23,3 +25,19 @@ class WellbeingSettings(Base):
     hard_stop: Mapped[bool] = mapped_column(default=False)
     # Where the user's days begin and end (IANA name), set by their browser.
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+
+
+class AgeCheck(CreatedAt, Base):
+    """One age check: its outcome, method, time and jurisdiction; never a document or a
+    birth date. While pending, only the digest of its single-use state is kept."""
+
+    __tablename__ = "age_checks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending|passed|failed
+    method: Mapped[str] = mapped_column(String(40), default="")
+    jurisdiction: Mapped[str] = mapped_column(String(16), default="")
+    state_digest: Mapped[str | None] = mapped_column(String(64), unique=True)
+    checked_at: Mapped[datetime | None]

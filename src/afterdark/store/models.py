@@ -4,10 +4,11 @@ from afterdark.accounts.models import ApiToken, AuthSession, PasswordReset, Pers
 from afterdark.characters.models import Character, CharacterAsset, CharacterVersion
 from afterdark.chat.models import Conversation, Generation, Message
 from afterdark.privacy.models import UserKey
-from afterdark.safety.models import WellbeingSettings
+from afterdark.safety.models import AgeCheck, WellbeingSettings
 from afterdark.store.base import Base
 
 __all__ = [
+    "AgeCheck",
     "ApiToken",
     "AuthSession",
     "Base",
