@@ -14,7 +14,18 @@ from afterdark import __version__
 from afterdark.config import Settings
 from afterdark.llm.base import LLMBackend
 from afterdark.runtime import open_runtime
-from afterdark.web import admin, age, auth, characters, chat, health, pages, privacy, wellbeing
+from afterdark.web import (
+    admin,
+    age,
+    auth,
+    characters,
+    chat,
+    content,
+    health,
+    pages,
+    privacy,
+    wellbeing,
+)
 from afterdark.web.errors import register_error_handlers
 from afterdark.web.security import BodyLimit, SecurityHeaders
 
@@ -43,7 +54,7 @@ def create_app(settings: Settings, *, backend: LLMBackend | None = None) -> Fast
         lifespan=lifespan,
     )
     register_error_handlers(app)
-    for module in (health, auth, characters, chat, wellbeing, privacy, age, admin, pages):
+    for module in (health, auth, characters, chat, wellbeing, privacy, age, content, admin, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # A message may be up to max_message_chars of 4-byte characters, plus JSON overhead.

@@ -21,6 +21,8 @@ class User(CreatedAt, Base):
     # The outcome of the sign-up age check only: never the birth date itself.
     age_checked_at: Mapped[datetime]
     age_check_method: Mapped[str] = mapped_column(String(40))
+    # The user's choice to see explicit content; it only counts after a passed age check.
+    explicit_opt_in: Mapped[bool] = mapped_column(default=False)
 
 
 class AuthSession(CreatedAt, Base):

@@ -49,6 +49,7 @@ EDITABLE_FIELDS = (
     "nickname",
     "age",
     "style",
+    "rating",
     "tagline",
     "description",
     "appearance",
@@ -67,7 +68,8 @@ EDITABLE_FIELDS = (
     "tags",
     "book",
 )
-_OWN_FIELDS = ("age", "style", "tagline", "appearance", "backstory", "speaking_style")
+_OWN_FIELDS = ("age", "style", "rating", "tagline", "appearance", "backstory", "speaking_style")
+_EXPLICIT_TAGS = {"nsfw", "explicit", "18+ explicit", "lewd"}
 STYLES = ("realistic", "anime", "fantasy")
 
 
@@ -128,6 +130,9 @@ def fields_from_card(card: dict[str, Any], spec: Spec) -> dict[str, Any]:
     fields["alternate_greetings"] = _strings(body.get("alternate_greetings"))
     fields["tags"] = _strings(body.get("tags"))
     fields["age"] = None
+    # Cards rated by their community tags; our own extension, when present, says it exactly.
+    explicit = any(tag.casefold() in _EXPLICIT_TAGS for tag in fields["tags"])
+    fields["rating"] = "explicit" if explicit else "general"
     book = body.get("character_book") if spec != "v1" else None
     fields["book"] = copy.deepcopy(book) if isinstance(book, dict) else None
     extensions = body.get("extensions") if spec != "v1" else None
@@ -149,6 +154,8 @@ def _take_own(fields: dict[str, Any], own: dict[str, Any]) -> None:
     for key in ("style", "tagline"):
         if isinstance(own.get(key), str):
             fields[key] = own[key]
+    if own.get("rating") in ("general", "mature", "explicit"):
+        fields["rating"] = own["rating"]
     sections = own.get("sections")
     if not isinstance(sections, dict):
         return
@@ -168,6 +175,7 @@ def _own_extension(fields: dict[str, Any]) -> dict[str, Any]:
     own: dict[str, Any] = {
         "age": fields["age"],
         "style": fields["style"],
+        "rating": fields["rating"],
         "tagline": fields["tagline"],
     }
     if any(fields[key] for key in ("appearance", "backstory", "speaking_style")):

@@ -23,7 +23,8 @@ from afterdark.characters.cards.charx import embedded_path
 from afterdark.characters.models import Character, CharacterAsset
 from afterdark.characters.schemas import CharacterFields
 from afterdark.characters.service import check_character_age
-from afterdark.errors import AfterdarkError, InvalidInputError
+from afterdark.errors import AfterdarkError, InvalidInputError, PermissionDeniedError
+from afterdark.safety import content
 from afterdark.store.files import FileStore
 
 MAX_FILES_PER_IMPORT = 100
@@ -96,6 +97,8 @@ async def store_card(
 ) -> Character:
     """Save a parsed card as a character, with its files, thumbnail and first version."""
     imported, fields = parsed.imported, parsed.fields
+    if owner is not None and fields["rating"] == content.EXPLICIT:
+        await content.require_adult(session, owner, f"The card {filename or fields['name']!r}")
     character = Character(
         owner_id=owner.id if owner else None,
         version=1,
@@ -202,6 +205,10 @@ async def import_many(
         except AfterdarkError as exc:
             outcomes.append(ImportOutcome(filename, error=str(exc)))
             continue
-        character = await store_card(session, files, owner, parsed, filename)
+        try:
+            character = await store_card(session, files, owner, parsed, filename)
+        except PermissionDeniedError as exc:  # an explicit card, refused before any write
+            outcomes.append(ImportOutcome(filename, error=str(exc)))
+            continue
         outcomes.append(ImportOutcome(filename, character=character))
     return outcomes

@@ -24,6 +24,8 @@ class Character(Timestamps, Base):
     # NULL: an imported card that states no age; the Studio asks for one before saving.
     age: Mapped[int | None]
     style: Mapped[str] = mapped_column(String(20), default="")
+    # general | mature | explicit: explicit ones exist only for verified adults who opted in.
+    rating: Mapped[str] = mapped_column(String(10), default="general")
     tagline: Mapped[str] = mapped_column(String(300), default="")
     description: Mapped[str] = mapped_column(Text, default="")
     appearance: Mapped[str] = mapped_column(Text, default="")

@@ -11,6 +11,7 @@ _TEXT = 20_000
 _LONG = 100_000
 
 Style = Literal["realistic", "anime", "fantasy", ""]
+Rating = Literal["general", "mature", "explicit"]
 
 
 class CharacterFields(BaseModel):
@@ -18,6 +19,7 @@ class CharacterFields(BaseModel):
 
     nickname: str = Field(default="", max_length=200)
     style: Style = ""
+    rating: Rating = "general"
     tagline: str = Field(default="", max_length=300)
     description: str = Field(default="", max_length=_LONG)
     appearance: str = Field(default="", max_length=_TEXT)
@@ -61,6 +63,7 @@ class CharacterUpdate(BaseModel):
     age: int | None = None
     nickname: str | None = Field(default=None, max_length=200)
     style: Style | None = None
+    rating: Rating | None = None
     tagline: str | None = Field(default=None, max_length=300)
     description: str | None = Field(default=None, max_length=_LONG)
     appearance: str | None = Field(default=None, max_length=_TEXT)
@@ -86,6 +89,7 @@ class CharacterSummary(BaseModel):
     name: str
     age: int | None
     style: str
+    rating: str
     tagline: str
     tags: list[str]
     avatar_url: str | None

@@ -22,6 +22,7 @@ from afterdark.characters.schemas import (
 )
 from afterdark.chat.prompt import CharacterPrompt
 from afterdark.errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from afterdark.safety import content
 from afterdark.store.files import FileStore
 
 __all__ = ["check_character_age"]
@@ -51,6 +52,8 @@ async def list_characters(
 ) -> list[Character]:
     """Built-in characters and the user's own, filtered by text, tag, style and ownership."""
     statement = select(Character).where(_visible_to(user)).order_by(Character.name)
+    if not await content.adult_allowed(session, user):
+        statement = statement.where(Character.rating != content.EXPLICIT)
     if style:
         statement = statement.where(Character.style == style)
     if mine:
@@ -80,6 +83,8 @@ async def get_character(session: AsyncSession, user: User | None, character_id: 
     )
     if character is None:
         raise NotFoundError(f"Character {character_id} does not exist.")
+    if character.rating == content.EXPLICIT:
+        await content.require_adult(session, user, character.name)
     return character
 
 
@@ -112,6 +117,8 @@ async def create_character(session: AsyncSession, user: User, data: CharacterCre
     """A new character owned by the user, saved as version 1."""
     fields = data.model_dump()
     check_fields(fields)
+    if fields["rating"] == content.EXPLICIT:
+        await content.require_adult(session, user, fields["name"])
     character = Character(owner_id=user.id, version=1, **fields)
     session.add(character)
     await session.flush()
@@ -155,6 +162,8 @@ async def update_character(
     for field, value in changes.items():
         if value is None and field != "book":
             raise InvalidInputError(f"{field} cannot be null.")
+    if changes.get("rating") == content.EXPLICIT:
+        await content.require_adult(session, user, character.name)
     return await save_fields(session, character, changes, data.note)
 
 
@@ -164,6 +173,8 @@ async def restore_version(
     """Bring back the fields of an earlier version, as a new version."""
     character = await get_owned(session, user, character_id)
     fields = await versions.fields_at(session, character, number)
+    if fields.get("rating") == content.EXPLICIT:
+        await content.require_adult(session, user, character.name)
     return await save_fields(session, character, fields, f"Restored version {number}")
 
 
@@ -223,8 +234,12 @@ def _copy_name(name: str) -> str:
 async def delete_character(
     session: AsyncSession, files: FileStore, user: User, character_id: int
 ) -> None:
-    """Delete an own character with its versions and files."""
-    character = await get_owned(session, user, character_id)
+    """Delete an own character with its versions and files (never gated: it is theirs)."""
+    character = await session.scalar(
+        select(Character).where(Character.id == character_id, Character.owner_id == user.id)
+    )
+    if character is None:
+        raise NotFoundError(f"Character {character_id} does not exist.")
     keys = [asset.file_key for asset in await assets_of(session, character)]
     await session.delete(character)
     await session.flush()
@@ -270,6 +285,7 @@ def summary(character: Character, user: User | None) -> CharacterSummary:
         name=character.name,
         age=character.age,
         style=character.style,
+        rating=character.rating,
         tagline=character.tagline,
         tags=list(character.tags),
         avatar_url=avatar_url(character),
@@ -286,6 +302,7 @@ def public(
     fields.pop("name")
     fields.pop("age")
     fields.pop("style")
+    fields.pop("rating")
     fields.pop("tagline")
     fields.pop("tags")
     return CharacterPublic(

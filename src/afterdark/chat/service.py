@@ -19,6 +19,7 @@ from afterdark.chat.tree import Tree
 from afterdark.errors import ConflictError, InvalidInputError, NotFoundError
 from afterdark.kit.clock import utcnow
 from afterdark.llm.base import SamplerSettings
+from afterdark.safety import content
 
 
 @dataclass
@@ -151,7 +152,13 @@ async def get_state(session: AsyncSession, user: User, conversation_id: int) -> 
     )
     if state is None:
         raise NotFoundError(f"Conversation {conversation_id} does not exist.")
+    await _gate(session, user, state)
     return state
+
+
+async def _gate(session: AsyncSession, user: User, state: ConversationState) -> None:
+    if state.character.rating == content.EXPLICIT:
+        await content.require_adult(session, user, state.character.name)
 
 
 async def get_message_state(
@@ -162,6 +169,7 @@ async def get_message_state(
     state = await _load(session, Conversation.id == holder, Conversation.user_id == user.id)
     if state is None:
         raise NotFoundError(f"Message {message_id} does not exist.")
+    await _gate(session, user, state)
     return state, state.tree.nodes[message_id]
 
 
@@ -185,7 +193,12 @@ async def update_conversation(
 
 
 async def delete_conversation(session: AsyncSession, user: User, conversation_id: int) -> None:
-    state = await get_state(session, user, conversation_id)
+    # No content gate: a user can always delete their own data.
+    state = await _load(
+        session, Conversation.id == conversation_id, Conversation.user_id == user.id
+    )
+    if state is None:
+        raise NotFoundError(f"Conversation {conversation_id} does not exist.")
     if state.running_generation_id is not None:
         raise ConflictError("A reply is still being written; stop it before deleting.")
     await session.delete(state.conversation)
