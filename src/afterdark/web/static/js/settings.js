@@ -269,6 +269,112 @@ wellbeingForm.addEventListener("submit", async (event) => {
   }
 });
 
+// ---------- age check and content ----------
+
+const ageStart = document.getElementById("age-start");
+const explicitToggle = document.getElementById("explicit");
+const longDate = new Intl.DateTimeFormat(undefined, { dateStyle: "long" });
+const AGE_RESULTS = {
+  passed: "Your age check passed. You can turn on explicit content below if you want it.",
+  failed: "The age check didn't pass, so explicit content stays off. You can try again.",
+};
+const START_HINTS = {
+  signed: "You'll go to the age check service, then come back here.",
+  self_declaration: "You confirm that you're an adult. This is only offered on a single-person install.",
+};
+
+function showLine(id, message) {
+  const el = document.getElementById(id);
+  el.textContent = message || "";
+  el.hidden = !message;
+}
+
+function describeCheck(check) {
+  if (check.status === "passed") {
+    const details = [check.method ? check.method.replace(/_/g, "-") : "", check.jurisdiction || ""].filter(Boolean);
+    const when = check.checked_at ? ` on ${longDate.format(new Date(check.checked_at))}` : "";
+    return `Passed${when}${details.length ? ` (${details.join(", ")})` : ""}`;
+  }
+  if (check.status === "failed") return "Did not pass";
+  return "Not checked yet";
+}
+
+function showContent(content) {
+  explicitToggle.checked = Boolean(content.explicit);
+  explicitToggle.disabled = !content.age_verified;
+  document.getElementById("explicit-hint").textContent = content.age_verified
+    ? "Lets characters write adult scenes in your chats. You can turn it off any time."
+    : "Available once you pass an age check.";
+}
+
+async function loadAge() {
+  const loading = document.getElementById("age-loading");
+  let check;
+  let content;
+  try {
+    [check, content] = await Promise.all([get("/age"), get("/me/content")]);
+  } catch (err) {
+    loading.textContent = "Could not load your age check.";
+    throw err;
+  }
+  document.getElementById("age-state").textContent = describeCheck(check);
+  document.getElementById("age-none").hidden = check.provider !== "none";
+  document.getElementById("age-start-box").hidden = check.verified || check.provider === "none";
+  document.getElementById("age-start-hint").textContent = START_HINTS[check.provider] || "";
+  showContent(content);
+  loading.hidden = true;
+  document.getElementById("age-body").hidden = false;
+}
+
+/** Back from the age check (?age=passed|failed): say how it went, then tidy the address. */
+function ageResultFromUrl() {
+  const params = new URLSearchParams(window.location.search);
+  const result = params.get("age");
+  if (!result) return;
+  showLine("age-result", AGE_RESULTS[result] || "");
+  params.delete("age");
+  const query = params.toString();
+  window.history.replaceState(null, "", `${window.location.pathname}${query ? `?${query}` : ""}${window.location.hash}`);
+}
+
+ageStart.addEventListener("click", async () => {
+  showLine("age-error", "");
+  let redirect;
+  try {
+    ({ redirect_url: redirect } = await busy(ageStart, () => post("/age/start")));
+  } catch (err) {
+    showLine("age-error", err.message);
+    return;
+  }
+  const target = new URL(redirect, window.location.href);
+  const here = new URL(window.location.href);
+  window.location.assign(target.href);
+  // Self-declaration comes straight back to this page (only the #age differs): no reload, so refresh here.
+  if (target.origin === here.origin && target.pathname === here.pathname && target.search === here.search) {
+    showLine("age-result", AGE_RESULTS.passed);
+    await loadAge().catch(showError);
+  }
+});
+
+explicitToggle.addEventListener("change", async () => {
+  const wanted = explicitToggle.checked;
+  showLine("content-error", "");
+  document.getElementById("content-status").textContent = "";
+  explicitToggle.disabled = true;
+  try {
+    const content = await put("/me/content", { explicit: wanted });
+    showContent(content);
+    document.getElementById("content-status").textContent = content.explicit
+      ? "Explicit content is on."
+      : "Explicit content is off.";
+  } catch (err) {
+    explicitToggle.checked = !wanted;
+    explicitToggle.disabled = false;
+    showLine("content-error", err.message);
+    if (err.status === 403) await loadAge().catch(showError);
+  }
+});
+
 async function loadPersona() {
   const persona = await get("/me/persona");
   personaForm.elements.namedItem("name").value = persona.name || "";
@@ -364,8 +470,13 @@ document.getElementById("logout").addEventListener("click", async (event) => {
 (async () => {
   const me = await requireUser();
   document.getElementById("account-email").textContent = me.email;
+  ageResultFromUrl();
   await Promise.all([
     loadWellbeing().catch(showError).then(() => loadUsage()).catch(showError),
     loadSessions().catch(showError), loadPersona().catch(showError), loadTokens().catch(showError),
+    loadAge().catch(showError),
   ]);
+  // Panels above grew while loading: bring a linked panel (such as #age) back into view.
+  const linked = window.location.hash ? document.getElementById(window.location.hash.slice(1)) : null;
+  if (linked) linked.scrollIntoView({ block: "start" });
 })();
