@@ -194,3 +194,30 @@ async def test_export_then_import_restores_the_user(
     async with fresh.session() as session:
         with pytest.raises(InvalidInputError, match="Not an Afterdark export"):
             await import_user(session, files_b, b"PK\x03\x04junk", password="x" * 10)
+
+
+async def test_an_explicit_character_is_restored_yet_stays_locked(
+    two: tuple[Database, Database], tmp_path: Path
+) -> None:
+    source, fresh = two
+    files_a, files_b = FileStore(tmp_path / "a"), FileStore(tmp_path / "b")
+    async with source.session() as session:
+        user = await accounts_service.create_user(
+            session,
+            UserCreate(email="kim@example.com", password="x" * 12, birthdate=date(1990, 1, 1)),
+            min_age=18,
+        )
+        # Made while the user was verified and opted in (the service checks that).
+        session.add(
+            Character(owner_id=user.id, name="Late Show", age=40, rating="explicit", version=1)
+        )
+        await session.commit()
+        data = await export_user(session, files_a, user)
+    async with fresh.session() as session:
+        restored = await import_user(session, files_b, data, password="new password 1")
+        await session.commit()
+        kept = await session.scalar(select(Character).where(Character.owner_id == restored.id))
+        assert kept is not None
+        assert kept.rating == "explicit"
+        assert kept.name == "Late Show"
+        assert await characters_service.list_characters(session, restored, mine=True) == []

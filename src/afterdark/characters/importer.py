@@ -82,6 +82,7 @@ async def import_card(
     ``default_age`` is given to a card that states no age (a stated one always wins).
     """
     parsed = parse_card_file(data, filename, limits)
+    await _check_rating(session, owner, parsed, filename)
     if parsed.fields["age"] is None and default_age is not None:
         check_character_age(default_age, parsed.fields["name"])
         parsed.fields["age"] = default_age
@@ -97,8 +98,6 @@ async def store_card(
 ) -> Character:
     """Save a parsed card as a character, with its files, thumbnail and first version."""
     imported, fields = parsed.imported, parsed.fields
-    if owner is not None and fields["rating"] == content.EXPLICIT:
-        await content.require_adult(session, owner, f"The card {filename or fields['name']!r}")
     character = Character(
         owner_id=owner.id if owner else None,
         version=1,
@@ -168,6 +167,17 @@ async def _add_thumbnail(
     _add_asset(session, files, character, "thumbnail", "", small, 0)
 
 
+async def _check_rating(
+    session: AsyncSession, owner: User | None, parsed: ParsedCard, filename: str
+) -> None:
+    """An explicit card joins a user's characters only if they may see explicit content.
+    (Restoring an export stores them regardless: they are the user's data, shown once allowed.)"""
+    if owner is not None and parsed.fields["rating"] == content.EXPLICIT:
+        await content.require_adult(
+            session, owner, f"The card {filename or parsed.fields['name']!r}"
+        )
+
+
 def _media_type(path: str) -> str:
     return mimetypes.guess_type(path)[0] or "application/octet-stream"
 
@@ -206,9 +216,10 @@ async def import_many(
             outcomes.append(ImportOutcome(filename, error=str(exc)))
             continue
         try:
-            character = await store_card(session, files, owner, parsed, filename)
-        except PermissionDeniedError as exc:  # an explicit card, refused before any write
+            await _check_rating(session, owner, parsed, filename)
+        except PermissionDeniedError as exc:
             outcomes.append(ImportOutcome(filename, error=str(exc)))
             continue
+        character = await store_card(session, files, owner, parsed, filename)
         outcomes.append(ImportOutcome(filename, character=character))
     return outcomes

@@ -16,6 +16,17 @@ from afterdark.cli.common import database, fail, run, settings_or_exit
 app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
 
 
+def _password(from_stdin: bool, prompt: str) -> str:
+    """A password from stdin's first line or a hidden, confirmed prompt; 8 characters at least."""
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt(prompt, hide_input=True, confirmation_prompt=True)
+    if len(password) < 8:
+        raise fail("the password must be at least 8 characters long.", 2)
+    return password
+
+
 @app.command("create")
 def create(
     email: str = typer.Argument(..., help="Email address to log in with."),
@@ -32,12 +43,7 @@ def create(
         born = date.fromisoformat(birthdate)
     except ValueError:
         raise fail(f"--birthdate '{birthdate}' is not a date in the form YYYY-MM-DD.", 2) from None
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    if len(password) < 8:
-        raise fail("the password must be at least 8 characters long.", 2)
+    password = _password(password_stdin, "Password")
 
     async def main() -> int:
         async with database(settings) as db, db.session() as session:
@@ -165,12 +171,7 @@ def import_export(
         data = file.read_bytes()
     except OSError as exc:
         raise fail(f"{file}: {exc.strerror}") from None
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
-    if len(password) < 8:
-        raise fail("the password must be at least 8 characters long.", 2)
+    password = _password(password_stdin, "New password")
 
     async def main() -> str:
         async with database(settings) as db, db.session() as session:
