@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from afterdark.accounts import service as accounts_service
+from afterdark.accounts.models import User
 from afterdark.accounts.schemas import UserCreate
 from afterdark.characters import catalogue, exporter, importer, versions
 from afterdark.characters import service as characters_service
@@ -72,17 +73,21 @@ async def tree(session: Any, conversation: Conversation) -> list[tuple[Any, ...]
     ]
 
 
+async def new_user(session: Any) -> User:
+    return await accounts_service.create_user(
+        session,
+        UserCreate(email="kim@example.com", password="x" * 12, birthdate=date(1990, 1, 1)),
+        min_age=18,
+    )
+
+
 async def test_export_then_import_restores_the_user(
     two: tuple[Database, Database], tmp_path: Path
 ) -> None:
     source, fresh = two
     files_a, files_b = FileStore(tmp_path / "a"), FileStore(tmp_path / "b")
     async with source.session() as session:
-        user = await accounts_service.create_user(
-            session,
-            UserCreate(email="kim@example.com", password="x" * 12, birthdate=date(1990, 1, 1)),
-            min_age=18,
-        )
+        user = await new_user(session)
         await accounts_service.update_persona(session, user, "Kim", "A night-shift nurse.")
         await wellbeing.update_settings(
             session, user, WellbeingPublic(daily_minutes=90, timezone="Europe/Paris")
@@ -202,11 +207,7 @@ async def test_an_explicit_character_is_restored_yet_stays_locked(
     source, fresh = two
     files_a, files_b = FileStore(tmp_path / "a"), FileStore(tmp_path / "b")
     async with source.session() as session:
-        user = await accounts_service.create_user(
-            session,
-            UserCreate(email="kim@example.com", password="x" * 12, birthdate=date(1990, 1, 1)),
-            min_age=18,
-        )
+        user = await new_user(session)
         # Made while the user was verified and opted in (the service checks that).
         session.add(
             Character(owner_id=user.id, name="Late Show", age=40, rating="explicit", version=1)

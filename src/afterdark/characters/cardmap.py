@@ -70,7 +70,6 @@ EDITABLE_FIELDS = (
 )
 _OWN_FIELDS = ("age", "style", "rating", "tagline", "appearance", "backstory", "speaking_style")
 _EXPLICIT_TAGS = {"nsfw", "explicit", "18+ explicit", "lewd"}
-STYLES = ("realistic", "anime", "fantasy")
 
 
 def fold_description(description: str, appearance: str, backstory: str) -> str:

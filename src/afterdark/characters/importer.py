@@ -17,12 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from afterdark.accounts.models import User
 from afterdark.characters import avatars, versions
+from afterdark.characters.ages import check_character_age
 from afterdark.characters.cardmap import fields_from_card
 from afterdark.characters.cards import DEFAULT_LIMITS, CardLimits, ImportedCard, read_card_file
 from afterdark.characters.cards.charx import embedded_path
 from afterdark.characters.models import Character, CharacterAsset
 from afterdark.characters.schemas import CharacterFields
-from afterdark.characters.service import check_character_age
 from afterdark.errors import AfterdarkError, InvalidInputError, PermissionDeniedError
 from afterdark.safety import content
 from afterdark.store.files import FileStore

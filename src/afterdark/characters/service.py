@@ -25,8 +25,6 @@ from afterdark.errors import InvalidInputError, NotFoundError, PermissionDeniedE
 from afterdark.safety import content
 from afterdark.store.files import FileStore
 
-__all__ = ["check_character_age"]
-
 
 def _visible_to(user: User | None) -> ColumnElement[bool]:
     if user is None:
