@@ -17,6 +17,8 @@ import uvicorn
 
 from afterdark.app import create_app
 from afterdark.config import Settings
+from afterdark.privacy.keyring import Keyring
+from afterdark.privacy.providers import LocalKeyProvider
 from afterdark.store.engine import Database
 from afterdark.store.migrate import upgrade
 
@@ -78,10 +80,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("pg_url"))
 
 
+def fresh_keyring() -> Keyring:
+    """A keyring under a fresh random key-encryption key."""
+    return Keyring(LocalKeyProvider(os.urandom(32)))
+
+
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
     """A migrated, empty database: SQLite, then PostgreSQL."""
-    database = Database(database_url)
+    database = Database(database_url, keyring=fresh_keyring())
     await upgrade(database)
     try:
         yield database

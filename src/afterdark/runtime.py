@@ -41,9 +41,11 @@ class Runtime:
 
 
 async def prepare_database(settings: Settings) -> Database:
-    """Open the database, migrate it to the newest schema and load the catalogue."""
+    """Open the database with the users' keyring, migrate it and load the catalogue."""
+    # A missing or bad key-encryption key stops the start before anything opens.
+    keyring = Keyring(create_key_provider(settings))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    database = Database(settings.resolved_database_url)
+    database = Database(settings.resolved_database_url, keyring=keyring)
     await upgrade(database)
     if settings.seed_catalogue:
         async with database.session() as session:
@@ -56,9 +58,8 @@ async def open_runtime(
     settings: Settings, *, backend: LLMBackend | None = None, recover: bool = True
 ) -> Runtime:
     """Everything an instance needs; ``recover`` marks replies a crash left mid-stream."""
-    # A missing or bad key-encryption key stops the start before anything opens.
-    keyring = Keyring(create_key_provider(settings))
     database = await prepare_database(settings)
+    assert database.keyring is not None
     backend = backend or create_backend(settings.llm)
     generations = Generations(database, backend, settings.chat.flush_interval)
     await generations.startup(recover=recover)
@@ -69,7 +70,7 @@ async def open_runtime(
         generations,
         load_secret_key(settings),
         file_store(settings),
-        keyring,
+        database.keyring,
     )
 
 

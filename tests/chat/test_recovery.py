@@ -35,6 +35,7 @@ async def test_startup_marks_streaming_replies_interrupted(tmp_path: Path, recov
         await session.flush()
         message = Message(
             conversation_id=conversation.id,
+            user_id=user.id,
             role="assistant",
             content="Half a sen",
             status="streaming",
@@ -42,7 +43,12 @@ async def test_startup_marks_streaming_replies_interrupted(tmp_path: Path, recov
         session.add(message)
         await session.flush()
         session.add(
-            Generation(conversation_id=conversation.id, message_id=message.id, kind="reply")
+            Generation(
+                conversation_id=conversation.id,
+                user_id=user.id,
+                message_id=message.id,
+                kind="reply",
+            )
         )
         await session.commit()
     await runtime.database.dispose()  # the process dies without closing the generation

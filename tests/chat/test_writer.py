@@ -15,17 +15,18 @@ from afterdark.chat.writer import FinalState, ReplyBuffer, ReplyWriter
 from afterdark.kit.clock import utcnow
 from afterdark.store.engine import Database
 from afterdark.store.migrate import upgrade
+from tests.conftest import fresh_keyring
 
 
 @pytest.fixture
 async def database(tmp_path: Path) -> Any:
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}")
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'w.db'}", keyring=fresh_keyring())
     await upgrade(db)
     yield db
     await db.dispose()
 
 
-async def _reply(db: Database) -> tuple[int, int]:
+async def _reply(db: Database) -> tuple[int, int, int]:
     async with db.session() as session:
         user = User(
             email="w@e.co", password_hash="x", age_checked_at=utcnow(), age_check_method="t"
@@ -38,28 +39,33 @@ async def _reply(db: Database) -> tuple[int, int]:
         conversation = Conversation(user_id=user.id, character_id=character.id, sampler={})
         session.add(conversation)
         await session.flush()
-        message = Message(conversation_id=conversation.id, role="assistant", status="streaming")
+        message = Message(
+            conversation_id=conversation.id,
+            user_id=user.id,
+            role="assistant",
+            status="streaming",
+        )
         session.add(message)
         await session.flush()
         generation = Generation(
-            conversation_id=conversation.id, message_id=message.id, kind="reply"
+            conversation_id=conversation.id, user_id=user.id, message_id=message.id, kind="reply"
         )
         session.add(generation)
         await session.commit()
-        return message.id, generation.id
+        return user.id, message.id, generation.id
 
 
 async def test_partial_text_then_final_state(database: Database) -> None:
-    message_id, generation_id = await _reply(database)
+    user_id, message_id, generation_id = await _reply(database)
     writer = ReplyWriter(database, interval=10)
-    buffer = ReplyBuffer("Once")
+    buffer = ReplyBuffer(user_id, "Once")
     buffer.parts += [" upon", " a"]
     writer.touch(message_id, buffer)
     await writer._write_pending()
     async with database.session() as session:
         assert (await session.get_one(Message, message_id)).content == "Once upon a"
     buffer.parts.append(" time")
-    await writer.finish(FinalState(generation_id, message_id, buffer.text(), "complete"))
+    await writer.finish(FinalState(generation_id, user_id, message_id, buffer.text(), "complete"))
     async with database.session() as session:
         saved = await session.get_one(Message, message_id)
         assert (saved.content, saved.status) == ("Once upon a time", "complete")
@@ -70,7 +76,7 @@ async def test_partial_text_then_final_state(database: Database) -> None:
 
 
 async def test_failed_final_save_is_retried(database: Database) -> None:
-    message_id, generation_id = await _reply(database)
+    user_id, message_id, generation_id = await _reply(database)
     writer = ReplyWriter(database, interval=0.01)
     real_write = writer._write
     failures = 2
@@ -85,7 +91,7 @@ async def test_failed_final_save_is_retried(database: Database) -> None:
     writer._write = flaky  # type: ignore[method-assign]
     writer.start()
     try:
-        await writer.finish(FinalState(generation_id, message_id, "Kept.", "complete"))
+        await writer.finish(FinalState(generation_id, user_id, message_id, "Kept.", "complete"))
     finally:
         await writer.aclose()
     assert failures == 0

@@ -31,13 +31,14 @@ from afterdark.safety.schemas import WellbeingPublic
 from afterdark.store.engine import Database
 from afterdark.store.files import FileStore
 from afterdark.store.migrate import upgrade
+from tests.conftest import fresh_keyring
 from tests.support.shared import CARDS
 
 pytestmark = pytest.mark.xdist_group("postgres")
 
 
 async def instance(url: str) -> Database:
-    db = Database(url)
+    db = Database(url, keyring=fresh_keyring())
     await upgrade(db)
     async with db.session() as session:
         await catalogue.seed_catalogue(session)
@@ -122,7 +123,11 @@ async def test_export_then_import_restores_the_user(
         ).first()
         assert root is not None
         question = Message(
-            conversation_id=chats[0].id, parent_id=root.id, role="user", content="Hi ✨"
+            conversation_id=chats[0].id,
+            user_id=chats[0].user_id,
+            parent_id=root.id,
+            role="user",
+            content="Hi ✨",
         )
         session.add(question)
         await session.flush()
@@ -130,6 +135,7 @@ async def test_export_then_import_restores_the_user(
             session.add(
                 Message(
                     conversation_id=chats[0].id,
+                    user_id=chats[0].user_id,
                     parent_id=question.id,
                     role="assistant",
                     content=text,
@@ -171,14 +177,11 @@ async def test_export_then_import_restores_the_user(
             )
         }
         assert got == expected_fields
-        odile = next(
-            c
-            for c in await session.scalars(select(Character).where(Character.name == "Odile Marsh"))
-        )
+        odile = next(c for c in await session.scalars(select(Character)) if c.name == "Odile Marsh")
         history = await versions.history(session, odile)
         assert [(v.number, v.note) for v in history] == [(2, "tagline"), (1, "Created")]
         seraphina = next(
-            c for c in await session.scalars(select(Character).where(Character.name == "Seraphina"))
+            c for c in await session.scalars(select(Character)) if c.name == "Seraphina"
         )
         png_after = (await exporter.export_character(session, files_b, seraphina, "png")).data
         assert png_after == png_before

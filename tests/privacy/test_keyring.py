@@ -31,13 +31,18 @@ async def make_user(db: Database, email: str) -> User:
         return user
 
 
+def keyring_of(db: Database) -> Keyring:
+    assert db.keyring is not None
+    return db.keyring
+
+
 def bound(user: User) -> Binding:
     return Binding(user.id, WHERE.table, WHERE.row, WHERE.column)
 
 
 async def test_keys_are_per_user_and_survive_a_restart(db: Database) -> None:
     ada, eve = await make_user(db, "ada@example.com"), await make_user(db, "eve@example.com")
-    ring = Keyring(LocalKeyProvider(b"K" * 32))
+    ring = keyring_of(db)
     async with db.session() as session:
         blob = await ring.seal_text(session, ada.id, "ada's diary", bound(ada))
         other = await ring.current(session, eve.id)
@@ -45,7 +50,7 @@ async def test_keys_are_per_user_and_survive_a_restart(db: Database) -> None:
         await session.commit()
     assert other.key != mine.key
     # A new process (empty cache) unwraps the stored key and opens the text.
-    fresh = Keyring(LocalKeyProvider(b"K" * 32))
+    fresh = Keyring(keyring_of(db).provider)
     async with db.session() as session:
         assert await fresh.open_text(session, ada.id, blob, bound(ada)) == "ada's diary"
         with pytest.raises(SealError):
@@ -57,14 +62,14 @@ async def test_keys_are_per_user_and_survive_a_restart(db: Database) -> None:
 
 async def test_rotation_keeps_old_data_readable(db: Database) -> None:
     ada = await make_user(db, "ada@example.com")
-    ring = Keyring(LocalKeyProvider(b"K" * 32))
+    ring = keyring_of(db)
     async with db.session() as session:
         old = await ring.seal_text(session, ada.id, "before", bound(ada))
         assert await ring.rotate(session, ada.id) == 2
         new = await ring.seal_text(session, ada.id, "after", bound(ada))
         await session.commit()
     assert old[3:7] != new[3:7]  # different key versions in the header
-    fresh = Keyring(LocalKeyProvider(b"K" * 32))
+    fresh = Keyring(keyring_of(db).provider)
     async with db.session() as session:
         assert (await fresh.current(session, ada.id)).version == 2
         assert await fresh.open_text(session, ada.id, old, bound(ada)) == "before"
@@ -73,10 +78,11 @@ async def test_rotation_keeps_old_data_readable(db: Database) -> None:
 
 async def test_rewrap_under_a_new_kek(db: Database) -> None:
     ada = await make_user(db, "ada@example.com")
-    ring = Keyring(LocalKeyProvider(b"K" * 32))
+    ring = keyring_of(db)
     async with db.session() as session:
         blob = await ring.seal_text(session, ada.id, "kept", bound(ada))
         await session.commit()
+    old_provider = ring.provider
     new_provider = LocalKeyProvider(b"N" * 32)
     async with db.session() as session:
         assert await ring.rewrap_all(session, new_provider) == 1
@@ -84,7 +90,7 @@ async def test_rewrap_under_a_new_kek(db: Database) -> None:
     async with db.session() as session:
         assert await Keyring(new_provider).open_text(session, ada.id, blob, bound(ada)) == "kept"
         with pytest.raises(SealError):
-            await Keyring(LocalKeyProvider(b"K" * 32)).open_text(session, ada.id, blob, bound(ada))
+            await Keyring(old_provider).open_text(session, ada.id, blob, bound(ada))
         row = await session.scalar(select(UserKey))
         assert row is not None
         assert row.kek_id == new_provider.key_id
@@ -92,7 +98,7 @@ async def test_rewrap_under_a_new_kek(db: Database) -> None:
 
 async def test_shredding_makes_data_unreadable(db: Database) -> None:
     ada = await make_user(db, "ada@example.com")
-    ring = Keyring(LocalKeyProvider(b"K" * 32))
+    ring = keyring_of(db)
     async with db.session() as session:
         blob = await ring.seal_text(session, ada.id, "gone soon", bound(ada))
         await ring.shred(session, ada.id)

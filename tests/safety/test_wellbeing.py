@@ -19,6 +19,7 @@ from afterdark.safety import wellbeing
 from afterdark.safety.schemas import WellbeingPublic
 from afterdark.store.engine import Database
 from afterdark.store.migrate import upgrade
+from tests.conftest import fresh_keyring
 
 pytestmark = pytest.mark.xdist_group("postgres")
 NOW = datetime(2026, 11, 25, 22, 30, tzinfo=UTC)
@@ -35,7 +36,7 @@ def test_sittings_join_messages_less_than_15_minutes_apart() -> None:
 
 @pytest.fixture
 async def setup(database_url: str) -> AsyncIterator[tuple[Database, User, int]]:
-    db = Database(database_url)
+    db = Database(database_url, keyring=fresh_keyring())
     await upgrade(db)
     async with db.session() as session:
         await catalogue.seed_catalogue(session)
@@ -54,16 +55,22 @@ async def setup(database_url: str) -> AsyncIterator[tuple[Database, User, int]]:
 
 async def add_messages(db: Database, conversation_id: int, times: list[datetime]) -> None:
     async with db.session() as session:
+        user_id = (await session.get_one(Conversation, conversation_id)).user_id
         for moment in times:
             session.add(
                 Message(
-                    conversation_id=conversation_id, role="user", content="hi", created_at=moment
+                    conversation_id=conversation_id,
+                    user_id=user_id,
+                    role="user",
+                    content="hi",
+                    created_at=moment,
                 )
             )
             # Replies do not count as the user's activity.
             session.add(
                 Message(
                     conversation_id=conversation_id,
+                    user_id=user_id,
                     role="assistant",
                     content="yo",
                     created_at=moment,

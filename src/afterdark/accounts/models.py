@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from afterdark.privacy.sealing import SealedField, SealedRow
 from afterdark.store.base import Base, CreatedAt
 
 
@@ -61,12 +62,16 @@ class ApiToken(CreatedAt, Base):
     last_used_at: Mapped[datetime | None]
 
 
-class Persona(Base):
+class Persona(SealedRow, Base):
     """Who the user plays in chats: fills {{user}} and is described to the model."""
 
     __tablename__ = "personas"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
-    name: Mapped[str] = mapped_column(String(100))
-    description: Mapped[str] = mapped_column(Text, default="")
+    name = SealedField(str)
+    description = SealedField(str)
+
+    @property
+    def sealed_owner(self) -> int:
+        return self.user_id

@@ -87,20 +87,26 @@ async def export_character(
     ):
         original = _first(assets, "card_png")
         if original is not None:
-            return ExportedCard(name, MEDIA_TYPES["png"], files.read(original.file_key))
+            data = await files.load(session, original.file_key, owner=character.owner_id)
+            return ExportedCard(name, MEDIA_TYPES["png"], data)
     text, card = card_json(character, spec)
     if container == "json":
         return ExportedCard(name, MEDIA_TYPES["json"], text.encode("utf-8"))
     if container == "png":
-        image = _base_image(files, character, assets)
+        image = await _base_image(session, files, character, assets)
         if spec == "v3":
             data = write_png(image, chara=dump_card(convert(card, "v2")), ccv3=text)
         else:
             data = write_png(image, chara=text, ccv3=None)
         return ExportedCard(name, MEDIA_TYPES["png"], data)
-    members = [CharxMember(a.path, files.read(a.file_key)) for a in assets if a.role == "member"]
+    members = [
+        CharxMember(a.path, await files.load(session, a.file_key, owner=character.owner_id))
+        for a in assets
+        if a.role == "member"
+    ]
     if not members:
-        text, members = _with_icon(card, text, _base_image(files, character, assets))
+        image = await _base_image(session, files, character, assets)
+        text, members = _with_icon(card, text, image)
     return ExportedCard(name, MEDIA_TYPES["charx"], write_charx(text, members))
 
 
@@ -119,18 +125,22 @@ def _first(assets: list[CharacterAsset], role: str) -> CharacterAsset | None:
     return next((a for a in assets if a.role == role), None)
 
 
-def _base_image(files: FileStore, character: Character, assets: list[CharacterAsset]) -> bytes:
+async def _base_image(
+    session: AsyncSession, files: FileStore, character: Character, assets: list[CharacterAsset]
+) -> bytes:
     """The picture a PNG card is written into: its own PNG, an avatar, or its portrait."""
     for role in ("avatar", "card_png"):
         asset = _first(assets, role)
         if asset is not None:
-            return avatars.as_png(files.read(asset.file_key))
+            return avatars.as_png(
+                await files.load(session, asset.file_key, owner=character.owner_id)
+            )
     icon = next(
         (a for a in assets if a.role == "member" and a.media_type in avatars.IMAGE_TYPES.values()),
         None,
     )
     if icon is not None:
-        return avatars.as_png(files.read(icon.file_key))
+        return avatars.as_png(await files.load(session, icon.file_key, owner=character.owner_id))
     if character.avatar_path and (portrait := catalogue.portrait_bytes(character.avatar_path)):
         return portrait
     return avatars.generated_portrait(character.name)

@@ -108,7 +108,7 @@ async def store_card(
     )
     session.add(character)
     await session.flush()
-    picture = _store_files(session, files, character, imported)
+    picture = await _store_files(session, files, character, imported)
     if picture is not None:
         await _add_thumbnail(session, files, character, picture)
     versions.record(session, character, f"Imported from {filename or imported.container}")
@@ -116,23 +116,23 @@ async def store_card(
     return character
 
 
-def _store_files(
+async def _store_files(
     session: AsyncSession, files: FileStore, character: Character, imported: ImportedCard
 ) -> bytes | None:
     """Keep the PNG or the CharX members; return the picture to make a thumbnail of."""
     if imported.image is not None:
-        _add_asset(session, files, character, "card_png", "", imported.image, 0)
+        await _add_asset(session, files, character, "card_png", "", imported.image, 0)
         return imported.image
     icon = _main_icon_path(imported.card.data)
     picture = None
     for position, member in enumerate(imported.members):
-        _add_asset(session, files, character, "member", member.path, member.data, position)
+        await _add_asset(session, files, character, "member", member.path, member.data, position)
         if member.path == icon or (icon is None and picture is None and _is_image(member.path)):
             picture = member.data
     return picture
 
 
-def _add_asset(
+async def _add_asset(
     session: AsyncSession,
     files: FileStore,
     character: Character,
@@ -142,6 +142,7 @@ def _add_asset(
     position: int,
 ) -> None:
     media_type = "image/png" if role == "card_png" else _media_type(path)
+    file_key = await files.save(session, data, owner=character.owner_id)
     session.add(
         CharacterAsset(
             character_id=character.id,
@@ -150,7 +151,7 @@ def _add_asset(
             media_type=media_type,
             size=len(data),
             sha256=hashlib.sha256(data).hexdigest(),
-            file_key=files.put_in(session, data),
+            file_key=file_key,
             position=position,
         )
     )
@@ -164,7 +165,7 @@ async def _add_thumbnail(
         small = await asyncio.to_thread(avatars.thumbnail, picture)
     except AfterdarkError:
         return  # a card with an unreadable picture still imports; lists show generated art
-    _add_asset(session, files, character, "thumbnail", "", small, 0)
+    await _add_asset(session, files, character, "thumbnail", "", small, 0)
 
 
 async def _check_rating(

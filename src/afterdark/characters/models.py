@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from afterdark.privacy.sealing import SealedField, SealedRow
 from afterdark.store.base import Base, CreatedAt, Timestamps
 
 
-class Character(Timestamps, Base):
+class Character(SealedRow, Timestamps, Base):
     __tablename__ = "characters"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -19,40 +20,45 @@ class Character(Timestamps, Base):
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
     slug: Mapped[str | None] = mapped_column(String(100), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
-    nickname: Mapped[str] = mapped_column(String(200), default="")
+    name = SealedField(str)
+    nickname = SealedField(str)
     # NULL: an imported card that states no age; the Studio asks for one before saving.
     age: Mapped[int | None]
     style: Mapped[str] = mapped_column(String(20), default="")
     # general | mature | explicit: explicit ones exist only for verified adults who opted in.
     rating: Mapped[str] = mapped_column(String(10), default="general")
-    tagline: Mapped[str] = mapped_column(String(300), default="")
-    description: Mapped[str] = mapped_column(Text, default="")
-    appearance: Mapped[str] = mapped_column(Text, default="")
-    backstory: Mapped[str] = mapped_column(Text, default="")
-    personality: Mapped[str] = mapped_column(Text, default="")
-    speaking_style: Mapped[str] = mapped_column(Text, default="")
-    scenario: Mapped[str] = mapped_column(Text, default="")
-    first_message: Mapped[str] = mapped_column(Text, default="")
-    alternate_greetings: Mapped[list[str]] = mapped_column(JSON, default=list)
-    example_dialogue: Mapped[str] = mapped_column(Text, default="")
-    system_prompt: Mapped[str] = mapped_column(Text, default="")
-    post_history_instructions: Mapped[str] = mapped_column(Text, default="")
-    creator_notes: Mapped[str] = mapped_column(Text, default="")
-    creator: Mapped[str] = mapped_column(String(200), default="")
-    character_version: Mapped[str] = mapped_column(String(100), default="")
-    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
-    # The card's lorebook (``character_book``, V3 shape, unknown keys kept); NULL when none.
-    book: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Everything the user wrote is sealed with the owner's key (plain JSON for built-ins).
+    tagline = SealedField(str)
+    description = SealedField(str)
+    appearance = SealedField(str)
+    backstory = SealedField(str)
+    personality = SealedField(str)
+    speaking_style = SealedField(str)
+    scenario = SealedField(str)
+    first_message = SealedField(str)
+    alternate_greetings = SealedField[list[str]](list)
+    example_dialogue = SealedField(str)
+    system_prompt = SealedField(str)
+    post_history_instructions = SealedField(str)
+    creator_notes = SealedField(str)
+    creator = SealedField(str)
+    character_version = SealedField(str)
+    tags = SealedField[list[str]](list)
+    # The card's lorebook (``character_book``, V3 shape, unknown keys kept); None when none.
+    book = SealedField[dict[str, Any] | None](lambda: None)
     # The catalogue portrait shipped in the package (built-ins only).
     avatar_path: Mapped[str | None] = mapped_column(String(300))
-    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    extra = SealedField[dict[str, Any]](dict)
     # An imported card's JSON text exactly as it was in the file, and where it came from:
     # export patches only what was edited since, so everything else survives unchanged.
-    card_text: Mapped[str | None] = mapped_column(Text)
+    card_text = SealedField[str | None](lambda: None)
     card_spec: Mapped[str | None] = mapped_column(String(2))
     card_container: Mapped[str | None] = mapped_column(String(5))
     version: Mapped[int] = mapped_column(Integer, default=1)
+
+    @property
+    def sealed_owner(self) -> int | None:
+        return self.owner_id
 
     @property
     def macro_name(self) -> str:
@@ -85,7 +91,7 @@ class CharacterAsset(CreatedAt, Base):
     position: Mapped[int] = mapped_column(default=0)
 
 
-class CharacterVersion(CreatedAt, Base):
+class CharacterVersion(SealedRow, CreatedAt, Base):
     """A saved state of a character's editable fields; restoring one makes a new version."""
 
     __tablename__ = "character_versions"
@@ -95,6 +101,12 @@ class CharacterVersion(CreatedAt, Base):
     character_id: Mapped[int] = mapped_column(
         ForeignKey("characters.id", ondelete="CASCADE"), index=True
     )
+    # The character's owner (None for a built-in), whose key seals the fields.
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     number: Mapped[int]
-    note: Mapped[str] = mapped_column(String(200), default="")
-    fields: Mapped[dict[str, Any]] = mapped_column(JSON)
+    note = SealedField(str)
+    fields = SealedField[dict[str, Any]](dict)
+
+    @property
+    def sealed_owner(self) -> int | None:
+        return self.owner_id

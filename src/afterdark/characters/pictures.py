@@ -22,7 +22,8 @@ async def picture(
     """The image lists and chats show for a character, and its media type."""
     thumb = next((a for a in await assets_of(session, character) if a.role == "thumbnail"), None)
     if thumb is not None:
-        return files.read(thumb.file_key), thumb.media_type
+        data = await files.load(session, thumb.file_key, owner=character.owner_id)
+        return data, thumb.media_type
     if character.avatar_path and (portrait := catalogue.portrait_bytes(character.avatar_path)):
         return portrait, "image/png"
     return avatars.generated_portrait(character.name), "image/png"
@@ -40,6 +41,7 @@ async def set_avatar(
         await session.delete(asset)
     files.delete_after_commit(session, [a.file_key for a in old])
     for role, blob, kind in (("avatar", data, media_type), ("thumbnail", small, "image/webp")):
+        file_key = await files.save(session, blob, owner=character.owner_id)
         session.add(
             CharacterAsset(
                 character_id=character.id,
@@ -47,7 +49,7 @@ async def set_avatar(
                 media_type=kind,
                 size=len(blob),
                 sha256=hashlib.sha256(blob).hexdigest(),
-                file_key=files.put_in(session, blob),
+                file_key=file_key,
             )
         )
     # Picture URLs carry the update time, so browsers fetch the new one. A picture is not a

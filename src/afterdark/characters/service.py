@@ -49,7 +49,7 @@ async def list_characters(
     mine: bool = False,
 ) -> list[Character]:
     """Built-in characters and the user's own, filtered by text, tag, style and ownership."""
-    statement = select(Character).where(_visible_to(user)).order_by(Character.name)
+    statement = select(Character).where(_visible_to(user))
     if not await content.adult_allowed(session, user):
         statement = statement.where(Character.rating != content.EXPLICIT)
     if style:
@@ -63,14 +63,15 @@ async def list_characters(
     if tag:
         wanted = tag.casefold()
         rows = [c for c in rows if wanted in (t.casefold() for t in c.tags)]
-    return rows
+    # Names are sealed, so they are sorted here rather than by the database.
+    return sorted(rows, key=lambda c: (c.name, c.id))
 
 
 async def tag_counts(session: AsyncSession, user: User | None) -> list[tuple[str, int]]:
     """Tags in use on the characters the user can see, most used first."""
     counts: Counter[str] = Counter()
-    for tags in await session.scalars(select(Character.tags).where(_visible_to(user))):
-        counts.update({t.casefold() for t in tags or []})
+    for character in await session.scalars(select(Character).where(_visible_to(user))):
+        counts.update({t.casefold() for t in character.tags or []})
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
 
@@ -206,7 +207,8 @@ async def duplicate_character(
     session.add(copy)
     await session.flush()
     for asset in await assets_of(session, source):
-        data = files.read(asset.file_key)
+        data = await files.load(session, asset.file_key, owner=source.owner_id)
+        file_key = await files.save(session, data, owner=user.id)
         session.add(
             CharacterAsset(
                 character_id=copy.id,
@@ -215,7 +217,7 @@ async def duplicate_character(
                 media_type=asset.media_type,
                 size=asset.size,
                 sha256=asset.sha256,
-                file_key=files.put_in(session, data),
+                file_key=file_key,
                 position=asset.position,
             )
         )

@@ -23,7 +23,11 @@ def fields_of(character: Character) -> dict[str, Any]:
 def record(session: AsyncSession, character: Character, note: str) -> CharacterVersion:
     """Save the character's current fields as its current version number."""
     version = CharacterVersion(
-        character_id=character.id, number=character.version, note=note, fields=fields_of(character)
+        character_id=character.id,
+        owner_id=character.owner_id,
+        number=character.version,
+        note=note,
+        fields=fields_of(character),
     )
     session.add(version)
     return version

@@ -57,6 +57,7 @@ class Prefetch:
 class GenerationJob:
     generation_id: int
     conversation_id: int
+    user_id: int
     message_id: int | None
     kind: str
     prefetch: Prefetch
@@ -129,7 +130,7 @@ class Generations:
         await self.writer.aclose()
 
     async def _run(self, job: GenerationJob, stream: GenerationStream) -> None:
-        buffer = ReplyBuffer(job.base_content)
+        buffer = ReplyBuffer(job.user_id, job.base_content)
         status, error = "complete", None
         prompt_tokens = completion_tokens = None
         try:
@@ -156,6 +157,7 @@ class Generations:
         content = buffer.text()
         state = FinalState(
             generation_id=job.generation_id,
+            user_id=job.user_id,
             message_id=job.message_id,
             content=content,
             status=status,

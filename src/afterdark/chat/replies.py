@@ -68,6 +68,7 @@ async def send(
     with _cancel_on_error(prefetch):
         user_message = Message(
             conversation_id=state.conversation.id,
+            user_id=state.conversation.user_id,
             parent_id=parent.id if parent else None,
             role="user",
             content=content,
@@ -181,6 +182,7 @@ def _history(path: list[Message]) -> list[HistoryMessage]:
 def _empty_reply(state: ConversationState, parent_id: int) -> Message:
     return Message(
         conversation_id=state.conversation.id,
+        user_id=state.conversation.user_id,
         parent_id=parent_id,
         role="assistant",
         content="",
@@ -244,6 +246,7 @@ async def _launch(
     """Record the generation, commit, and hand the streaming over to the background task."""
     generation = Generation(
         conversation_id=state.conversation.id,
+        user_id=state.conversation.user_id,
         message_id=reply.id if reply else None,
         kind=kind,
         status="streaming",
@@ -255,6 +258,7 @@ async def _launch(
     job = GenerationJob(
         generation_id=generation.id,
         conversation_id=state.conversation.id,
+        user_id=state.conversation.user_id,
         message_id=reply.id if reply else None,
         kind=kind,
         prefetch=prefetch,

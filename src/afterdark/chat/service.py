@@ -68,6 +68,7 @@ async def create_conversation(
     roots = [
         Message(
             conversation_id=conversation.id,
+            user_id=user.id,
             parent_id=None,
             role="assistant",
             content=expand_macros(
@@ -290,6 +291,7 @@ async def branch(session: AsyncSession, user: User, message_id: int) -> Conversa
     for original in state.tree.path_to(message):
         clone = Message(
             conversation_id=copy.id,
+            user_id=user.id,
             parent_id=parent.id if parent else None,
             role=original.role,
             content=original.content,

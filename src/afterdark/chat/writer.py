@@ -15,9 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, update
+from sqlalchemy.orm import Session
 
 from afterdark.chat.models import Generation, Message
 from afterdark.kit.clock import utcnow
+from afterdark.privacy.keyring import Pending
+from afterdark.privacy.sealing import seal_fields
 from afterdark.store.engine import Database
 
 log = logging.getLogger(__name__)
@@ -27,13 +30,13 @@ _generations = cast(Table, Generation.__table__)
 _SAVE_TEXT = (
     update(_messages)
     .where(_messages.c.id == bindparam("b_id"))
-    .values(content=bindparam("b_content"))
+    .values(sealed=bindparam("b_sealed"))
 )
 _SAVE_FINAL = (
     update(_messages)
     .where(_messages.c.id == bindparam("b_id"))
     .values(
-        content=bindparam("b_content"),
+        sealed=bindparam("b_sealed"),
         status=bindparam("b_status"),
         error=bindparam("b_error"),
         prompt_tokens=bindparam("b_prompt_tokens"),
@@ -46,7 +49,7 @@ _FINISH_GENERATION = (
     .values(
         status=bindparam("b_status"),
         error=bindparam("b_error"),
-        output=bindparam("b_output"),
+        sealed=bindparam("b_sealed"),
         finished_at=bindparam("b_finished_at"),
     )
 )
@@ -54,11 +57,15 @@ MAX_ATTEMPTS = 5
 
 
 class ReplyBuffer:
-    """The text of a streaming reply: what it held before, plus the pieces streamed since."""
+    """The text of a streaming reply: what it held before, plus the pieces streamed since.
 
-    __slots__ = ("base", "parts")
+    ``user_id`` is the conversation's owner, whose key seals the text when it is saved.
+    """
 
-    def __init__(self, base: str = "") -> None:
+    __slots__ = ("base", "parts", "user_id")
+
+    def __init__(self, user_id: int, base: str = "") -> None:
+        self.user_id = user_id
         self.base = base
         self.parts: list[str] = []
 
@@ -69,6 +76,7 @@ class ReplyBuffer:
 @dataclass(slots=True)
 class FinalState:
     generation_id: int
+    user_id: int
     message_id: int | None
     content: str
     status: str
@@ -131,7 +139,7 @@ class ReplyWriter:
         for state in finals:
             if state.message_id is not None:
                 dirty.pop(state.message_id, None)
-        texts = {message_id: buffer.text() for message_id, buffer in dirty.items()}
+        texts = {i: (buffer.user_id, buffer.text()) for i, buffer in dirty.items()}
         try:
             await self._write(texts, finals)
         except Exception as exc:
@@ -149,36 +157,69 @@ class ReplyWriter:
             if not state.done.done():
                 state.done.set_result(None)
 
-    async def _write(self, texts: dict[int, str], finals: list[FinalState]) -> None:
-        now = utcnow()
+    async def _write(self, texts: dict[int, tuple[int, str]], finals: list[FinalState]) -> None:
         async with self.database.session() as session:
-            if texts:
-                rows = [{"b_id": i, "b_content": text} for i, text in texts.items()]
-                await session.execute(_SAVE_TEXT, rows)
-            ended: list[dict[str, Any]] = [
+            statements = await session.run_sync(self._statements, texts, finals)
+            for statement, rows in statements:
+                await session.execute(statement, rows)
+            await session.commit()
+
+    def _statements(
+        self, session: Session, texts: dict[int, tuple[int, str]], finals: list[FinalState]
+    ) -> list[tuple[Any, list[dict[str, Any]]]]:
+        """The updates to run, every text sealed with its owner's key."""
+        keyring = self.database.keyring
+        connection, pending = session.connection(), Pending.of(session)
+
+        def sealed(table: str, row_id: int, owner: int, fields: dict[str, Any]) -> bytes:
+            return seal_fields(
+                keyring,
+                connection,
+                pending,
+                table=table,
+                row_id=row_id,
+                owner=owner,
+                fields=fields,
+            )
+
+        now = utcnow()
+        statements: list[tuple[Any, list[dict[str, Any]]]] = []
+        if texts:
+            rows = [
+                {"b_id": i, "b_sealed": sealed("messages", i, owner, {"content": text})}
+                for i, (owner, text) in texts.items()
+            ]
+            statements.append((_SAVE_TEXT, rows))
+        ended: list[dict[str, Any]] = [
+            {
+                "b_id": s.message_id,
+                "b_sealed": sealed("messages", s.message_id, s.user_id, {"content": s.content}),
+                "b_status": s.status,
+                "b_error": s.error,
+                "b_prompt_tokens": s.prompt_tokens,
+                "b_completion_tokens": s.completion_tokens,
+            }
+            for s in finals
+            if s.message_id is not None
+        ]
+        if ended:
+            statements.append((_SAVE_FINAL, ended))
+        if finals:
+            generations = [
                 {
-                    "b_id": s.message_id,
-                    "b_content": s.content,
+                    "b_id": s.generation_id,
                     "b_status": s.status,
                     "b_error": s.error,
-                    "b_prompt_tokens": s.prompt_tokens,
-                    "b_completion_tokens": s.completion_tokens,
+                    # An impersonation is not a message; its draft is kept with the generation.
+                    "b_sealed": sealed(
+                        "generations",
+                        s.generation_id,
+                        s.user_id,
+                        {"output": s.content if s.message_id is None else None},
+                    ),
+                    "b_finished_at": now,
                 }
                 for s in finals
-                if s.message_id is not None
             ]
-            if ended:
-                await session.execute(_SAVE_FINAL, ended)
-            if finals:
-                generations = [
-                    {
-                        "b_id": s.generation_id,
-                        "b_status": s.status,
-                        "b_error": s.error,
-                        "b_output": s.content if s.message_id is None else None,
-                        "b_finished_at": now,
-                    }
-                    for s in finals
-                ]
-                await session.execute(_FINISH_GENERATION, generations)
-            await session.commit()
+            statements.append((_FINISH_GENERATION, generations))
+        return statements

@@ -191,8 +191,6 @@ def delete_user(
 ) -> None:
     """Delete an account and everything it has: keys shredded, rows and files removed."""
     from afterdark.privacy import deletion
-    from afterdark.privacy.keyring import Keyring
-    from afterdark.privacy.providers import create_key_provider
     from afterdark.runtime import file_store
 
     if not yes:
@@ -200,11 +198,10 @@ def delete_user(
     settings = settings_or_exit()
 
     async def main() -> None:
-        keyring = Keyring(create_key_provider(settings))
         async with database(settings) as db:
             async with db.session() as session:
                 user = await accounts_service.require_user_by_email(session, email)
-                await deletion.delete_account(session, file_store(settings), keyring, user)
+                await deletion.delete_account(session, file_store(settings), user)
                 await session.commit()
             await deletion.scrub(db)
 

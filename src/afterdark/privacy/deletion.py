@@ -15,13 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from afterdark.accounts.models import User
 from afterdark.characters.models import Character, CharacterAsset
 from afterdark.privacy.keyring import Keyring
-from afterdark.store.engine import Database
+from afterdark.store.engine import KEYRING, Database
 from afterdark.store.files import FileStore
 
 
-async def delete_account(
-    session: AsyncSession, files: FileStore, keyring: Keyring, user: User
-) -> None:
+async def delete_account(session: AsyncSession, files: FileStore, user: User) -> None:
     """Delete the user and everything they own (commit, then call ``scrub``)."""
     keys = list(
         await session.scalars(
@@ -30,7 +28,9 @@ async def delete_account(
             .where(Character.owner_id == user.id)
         )
     )
-    await keyring.shred(session, user.id)
+    keyring: Keyring | None = session.sync_session.info.get(KEYRING)
+    if keyring is not None:
+        await keyring.shred(session, user.id)
     await session.execute(delete(User).where(User.id == user.id))
     files.delete_after_commit(session, keys)
 

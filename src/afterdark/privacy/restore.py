@@ -124,6 +124,7 @@ async def _characters(
             session.add(
                 CharacterVersion(
                     character_id=character.id,
+                    owner_id=character.owner_id,
                     number=version["number"],
                     note=version.get("note", ""),
                     fields=version["fields"],
@@ -182,6 +183,7 @@ async def _conversation(
     for item in sorted(body["messages"], key=lambda m: m["id"]):
         message = Message(
             conversation_id=conversation.id,
+            user_id=user.id,
             parent_id=ids.get(item["parent_id"]) if item.get("parent_id") else None,
             role=item["role"],
             content=item["content"],

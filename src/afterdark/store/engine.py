@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -14,12 +14,23 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+if TYPE_CHECKING:
+    from afterdark.privacy.keyring import Keyring
+
+KEYRING = "afterdark.keyring"
+"""``session.info`` entry: the keyring sealed rows are sealed and opened with."""
+
 
 class Database:
-    """One engine and its session factory; build one per process and share it."""
+    """One engine and its session factory; build one per process and share it.
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    ``keyring`` holds the users' data keys: every session seals and opens rows with it
+    (privacy/sealing.py). Without one, only rows without an owner can be read or written.
+    """
+
+    def __init__(self, url: str, *, keyring: Keyring | None = None, echo: bool = False) -> None:
         self.url = url
+        self.keyring = keyring
         self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
@@ -32,7 +43,9 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.sessions = async_sessionmaker(
+            self.engine, expire_on_commit=False, info={KEYRING: keyring}
+        )
 
     def session(self) -> AsyncSession:
         return self.sessions()

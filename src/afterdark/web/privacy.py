@@ -45,7 +45,7 @@ async def delete_me(
         raise PermissionDeniedError(
             "That is not the account's password; nothing was deleted."
         ) from None
-    await deletion.delete_account(session, runtime.files, runtime.keyring, user)
+    await deletion.delete_account(session, runtime.files, user)
     await session.commit()
     await deletion.scrub(runtime.database)
     response.delete_cookie(SESSION_COOKIE)
