@@ -163,6 +163,35 @@ class AgeSettings(_Section):
     )
 
 
+class LikenessSettings(_Section):
+    protected_dir: Path | None = Field(
+        default=None,
+        description="A folder of photos of people whose likeness may never be uploaded: one "
+        "photo per file (named after the person) or a subfolder of photos per person.",
+    )
+    threshold: float = Field(
+        default=0.6,
+        ge=0.2,
+        le=1.0,
+        description="Face distance at or below which two faces are the same person "
+        "(128-d dlib encodings; same person measured 0.23-0.43, different 0.80-0.87).",
+    )
+    max_side: int = Field(
+        default=1024,
+        ge=256,
+        le=4096,
+        description="Pictures are scaled down to this many pixels on their long side "
+        "before faces are looked for (detection time grows with the area).",
+    )
+
+    @field_validator("protected_dir")
+    @classmethod
+    def _protected_dir(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_dir():
+            raise ValueError(f"{value} is not a folder")
+        return value
+
+
 class Settings(BaseSettings):
     """Every setting of an Afterdark instance."""
 
@@ -190,6 +219,7 @@ class Settings(BaseSettings):
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     age: AgeSettings = Field(default_factory=AgeSettings)
+    likeness: LikenessSettings = Field(default_factory=LikenessSettings)
 
     @classmethod
     def settings_customise_sources(

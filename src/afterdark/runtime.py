@@ -5,6 +5,7 @@ Built once by the app factory (or a CLI command) and passed down; never a global
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from afterdark.llm.base import LLMBackend
 from afterdark.llm.registry import create_backend
 from afterdark.privacy.keyring import Keyring
 from afterdark.privacy.providers import create_key_provider
+from afterdark.safety.likeness import LikenessGuard
 from afterdark.safety.ratelimit import MemoryRateLimiter, RateLimiter
 from afterdark.store.engine import Database
 from afterdark.store.files import FileStore
@@ -32,6 +34,7 @@ class Runtime:
     secret_key: bytes
     files: FileStore
     keyring: Keyring
+    likeness: LikenessGuard
     limiter: RateLimiter = field(default_factory=MemoryRateLimiter)
 
     async def aclose(self) -> None:
@@ -58,6 +61,9 @@ async def open_runtime(
     settings: Settings, *, backend: LLMBackend | None = None, recover: bool = True
 ) -> Runtime:
     """Everything an instance needs; ``recover`` marks replies a crash left mid-stream."""
+    likeness = LikenessGuard(settings.likeness)
+    if likeness.has_protected:  # a bad protected photo stops the start, naming the file
+        await asyncio.to_thread(likeness.load_people)
     database = await prepare_database(settings)
     assert database.keyring is not None
     backend = backend or create_backend(settings.llm)
@@ -71,6 +77,7 @@ async def open_runtime(
         load_secret_key(settings),
         file_store(settings),
         database.keyring,
+        likeness,
     )
 
 

@@ -16,6 +16,7 @@ from e2e_helpers import api, sign_up
 from playwright.sync_api import expect
 
 from conftest import SCREENSHOTS
+from tests.support.photos import photos
 from tests.support.shared import CARDS as SHARED_CARDS
 
 pytestmark = pytest.mark.e2e
@@ -646,6 +647,17 @@ def test_studio_picture_and_ageless_import(page: Any) -> None:
     after = page.request.get(image.get_attribute("src")).body()
     assert after != before
     assert after == _avatar(page, character["id"])
+
+    # A photo with a face needs the uploader to say whose face it is.
+    face = str(photos() / "obama2.jpg")
+    page.get_by_test_id("picture-input").set_input_files(face)
+    expect(page.get_by_test_id("picture-state")).to_contain_text("shows a face")
+    expect(page.get_by_test_id("likeness-fictional")).to_be_focused()
+    assert _avatar(page, character["id"]) == after
+    page.get_by_test_id("likeness-consent").check()
+    page.get_by_test_id("picture-input").set_input_files(face)
+    expect(page.get_by_test_id("picture-state")).to_have_text("Picture updated.")
+    assert _avatar(page, character["id"]) != after
 
 
 def _import(page: Any, name: str) -> dict[str, Any]:

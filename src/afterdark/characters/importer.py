@@ -25,6 +25,7 @@ from afterdark.characters.models import Character, CharacterAsset
 from afterdark.characters.schemas import CharacterFields
 from afterdark.errors import AfterdarkError, InvalidInputError, PermissionDeniedError
 from afterdark.safety import content
+from afterdark.safety.likeness import LikenessGuard, ProtectedLikeness
 from afterdark.store.files import FileStore
 
 MAX_FILES_PER_IMPORT = 100
@@ -76,13 +77,16 @@ async def import_card(
     limits: CardLimits = DEFAULT_LIMITS,
     *,
     default_age: int | None = None,
+    likeness: LikenessGuard | None = None,
 ) -> Character:
     """One card file as a new character of ``owner`` (None: a built-in one).
 
-    ``default_age`` is given to a card that states no age (a stated one always wins).
+    ``default_age`` is given to a card that states no age (a stated one always wins);
+    ``likeness`` refuses a card whose picture shows a protected person.
     """
     parsed = parse_card_file(data, filename, limits)
     await _check_rating(session, owner, parsed, filename)
+    await _check_likeness(likeness, parsed)
     if parsed.fields["age"] is None and default_age is not None:
         check_character_age(default_age, parsed.fields["name"])
         parsed.fields["age"] = default_age
@@ -122,14 +126,27 @@ async def _store_files(
     """Keep the PNG or the CharX members; return the picture to make a thumbnail of."""
     if imported.image is not None:
         await _add_asset(session, files, character, "card_png", "", imported.image, 0)
+    for position, member in enumerate(imported.members):
+        await _add_asset(session, files, character, "member", member.path, member.data, position)
+    return picture_of(imported)
+
+
+def picture_of(imported: ImportedCard) -> bytes | None:
+    """The card's picture: the PNG itself, or a CharX's main icon (else its first image)."""
+    if imported.image is not None:
         return imported.image
     icon = _main_icon_path(imported.card.data)
     picture = None
-    for position, member in enumerate(imported.members):
-        await _add_asset(session, files, character, "member", member.path, member.data, position)
+    for member in imported.members:
         if member.path == icon or (icon is None and picture is None and _is_image(member.path)):
             picture = member.data
     return picture
+
+
+async def _check_likeness(likeness: LikenessGuard | None, parsed: ParsedCard) -> None:
+    picture = picture_of(parsed.imported)
+    if likeness is not None and picture is not None:
+        await likeness.check_import(picture)
 
 
 async def _add_asset(
@@ -204,6 +221,8 @@ async def import_many(
     owner: User | None,
     uploads: list[tuple[str, bytes]],
     limits: CardLimits = DEFAULT_LIMITS,
+    *,
+    likeness: LikenessGuard | None = None,
 ) -> list[ImportOutcome]:
     """Import each file on its own: one bad card does not stop the others."""
     if len(uploads) > MAX_FILES_PER_IMPORT:
@@ -218,7 +237,8 @@ async def import_many(
             continue
         try:
             await _check_rating(session, owner, parsed, filename)
-        except PermissionDeniedError as exc:
+            await _check_likeness(likeness, parsed)
+        except (PermissionDeniedError, ProtectedLikeness) as exc:
             outcomes.append(ImportOutcome(filename, error=str(exc)))
             continue
         character = await store_card(session, files, owner, parsed, filename)

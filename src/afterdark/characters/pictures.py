@@ -13,6 +13,8 @@ from afterdark.characters import avatars, catalogue
 from afterdark.characters.models import Character, CharacterAsset
 from afterdark.characters.service import assets_of, get_owned
 from afterdark.kit.clock import utcnow
+from afterdark.safety.likeness import ATTESTATIONS, Attestation, LikenessGuard
+from afterdark.safety.models import LikenessAttestation
 from afterdark.store.files import FileStore
 
 
@@ -30,11 +32,23 @@ async def picture(
 
 
 async def set_avatar(
-    session: AsyncSession, files: FileStore, user: User, character_id: int, data: bytes
+    session: AsyncSession,
+    files: FileStore,
+    user: User,
+    character_id: int,
+    data: bytes,
+    *,
+    likeness: LikenessGuard,
+    attestation: Attestation | None = None,
 ) -> Character:
-    """Replace an own character's picture (checked, thumbnailed; the old one removed)."""
+    """Replace an own character's picture (checked, thumbnailed; the old one removed).
+
+    A protected person's face is refused; any other face needs the uploader's attestation,
+    which is recorded with the picture.
+    """
     character = await get_owned(session, user, character_id)
     media_type = avatars.image_type(data)
+    verdict = await likeness.check_upload(data, attestation)
     small = await asyncio.to_thread(avatars.thumbnail, data)
     old = [a for a in await assets_of(session, character) if a.role in ("avatar", "thumbnail")]
     for asset in old:
@@ -42,6 +56,17 @@ async def set_avatar(
     files.delete_after_commit(session, [a.file_key for a in old])
     for role, blob, kind in (("avatar", data, media_type), ("thumbnail", small, "image/webp")):
         file_key = await files.save(session, blob, owner=character.owner_id)
+        if role == "avatar" and verdict.faces and attestation is not None:
+            session.add(
+                LikenessAttestation(
+                    user_id=user.id,
+                    character_id=character.id,
+                    file_key=file_key,
+                    kind=attestation,
+                    statement=ATTESTATIONS[attestation],
+                    faces=verdict.faces,
+                )
+            )
         session.add(
             CharacterAsset(
                 character_id=character.id,

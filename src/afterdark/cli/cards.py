@@ -13,6 +13,7 @@ from afterdark.characters.cards import CardError, read_card_file, read_lorebook
 from afterdark.cli.common import database, fail, run, settings_or_exit
 from afterdark.errors import AfterdarkError
 from afterdark.runtime import file_store
+from afterdark.safety.likeness import LikenessGuard
 
 app = typer.Typer(help="Import, export and inspect character cards.", no_args_is_help=True)
 
@@ -29,6 +30,11 @@ def import_cards(
     """Import cards; prints each new character's id, or 'error: FILE: reason'."""
     settings = settings_or_exit()
     store = file_store(settings)
+    likeness = LikenessGuard(settings.likeness)
+    try:
+        likeness.load_people()
+    except ValueError as exc:
+        raise fail(str(exc), 2) from None
 
     async def main() -> int:
         failures = 0
@@ -42,7 +48,13 @@ def import_cards(
                     data = path.read_bytes()
                     async with db.session() as session:
                         character = await importer.import_card(
-                            session, store, owner, data, path.name, default_age=age
+                            session,
+                            store,
+                            owner,
+                            data,
+                            path.name,
+                            default_age=age,
+                            likeness=likeness,
                         )
                         await session.commit()
                     typer.echo(character.id)
@@ -72,6 +84,11 @@ def export_card(
         raise fail(f"--spec must be v1, v2 or v3, not {spec!r}.", 2)
     settings = settings_or_exit()
     store = file_store(settings)
+    likeness = LikenessGuard(settings.likeness)
+    try:
+        likeness.load_people()
+    except ValueError as exc:
+        raise fail(str(exc), 2) from None
 
     async def main() -> exporter.ExportedCard:
         async with database(settings) as db, db.session() as session:

@@ -41,3 +41,21 @@ class AgeCheck(CreatedAt, Base):
     jurisdiction: Mapped[str] = mapped_column(String(16), default="")
     state_digest: Mapped[str | None] = mapped_column(String(64), unique=True)
     checked_at: Mapped[datetime | None]
+
+
+class LikenessAttestation(CreatedAt, Base):
+    """What an uploader affirmed about a picture with a face in it; never the face itself."""
+
+    __tablename__ = "likeness_attestations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    character_id: Mapped[int] = mapped_column(
+        ForeignKey("characters.id", ondelete="CASCADE"), index=True
+    )
+    # The picture it is about (a CharacterAsset's file key).
+    file_key: Mapped[str] = mapped_column(String(64))
+    # fictional | consent, and the exact statement the user agreed to.
+    kind: Mapped[str] = mapped_column(String(20))
+    statement: Mapped[str] = mapped_column(String(300))
+    faces: Mapped[int]

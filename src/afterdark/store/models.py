@@ -4,7 +4,7 @@ from afterdark.accounts.models import ApiToken, AuthSession, PasswordReset, Pers
 from afterdark.characters.models import Character, CharacterAsset, CharacterVersion
 from afterdark.chat.models import Conversation, Generation, Message
 from afterdark.privacy.models import UserKey
-from afterdark.safety.models import AgeCheck, WellbeingSettings
+from afterdark.safety.models import AgeCheck, LikenessAttestation, WellbeingSettings
 from afterdark.store.base import Base
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "CharacterVersion",
     "Conversation",
     "Generation",
+    "LikenessAttestation",
     "Message",
     "PasswordReset",
     "Persona",

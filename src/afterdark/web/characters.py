@@ -7,7 +7,7 @@ import unicodedata
 from typing import Annotated, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Query, UploadFile
+from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import Response
 
 from afterdark.accounts import service as accounts_service
@@ -27,6 +27,7 @@ from afterdark.characters.schemas import (
 from afterdark.chat.presets import PRESETS
 from afterdark.chat.prompt import PersonaPrompt
 from afterdark.errors import InvalidInputError
+from afterdark.safety.likeness import Attestation
 from afterdark.web.deps import CurrentUser, Id, RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/characters", tags=["characters"])
@@ -84,7 +85,9 @@ async def import_cards(
     runtime: RuntimeDep,
 ) -> list[ImportResult]:
     uploads = [(f.filename or "card", await _read(f)) for f in files]
-    outcomes = await importer.import_many(session, runtime.files, user, uploads)
+    outcomes = await importer.import_many(
+        session, runtime.files, user, uploads, likeness=runtime.likeness
+    )
     return [
         ImportResult(
             filename=o.filename,
@@ -214,9 +217,24 @@ async def set_avatar(
     user: CurrentUser,
     session: SessionDep,
     runtime: RuntimeDep,
+    likeness: Annotated[
+        Attestation | None,
+        Form(
+            description="Needed when the picture shows a face: 'fictional' (no real person) "
+            "or 'consent' (a real adult who agreed to it)."
+        ),
+    ] = None,
 ) -> CharacterPublic:
     data = await _read(image)
-    character = await pictures.set_avatar(session, runtime.files, user, character_id, data)
+    character = await pictures.set_avatar(
+        session,
+        runtime.files,
+        user,
+        character_id,
+        data,
+        likeness=runtime.likeness,
+        attestation=likeness,
+    )
     assets = await characters_service.assets_of(session, character)
     return characters_service.public(character, user, assets)
 

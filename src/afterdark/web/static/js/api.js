@@ -107,10 +107,14 @@ export const del = (path, opts) => api("DELETE", path, undefined, opts);
 /** DELETE with a JSON body (such as a password that confirms it). */
 export const delWithBody = (path, body, opts) => api("DELETE", path, body, opts);
 
-/** Send files: `fields` maps a form field name to a File or a list of Files. */
+/** Send files: `fields` maps a form field name to a File, a list of Files, or a string. */
 export function upload(method, path, fields, opts) {
   const form = new FormData();
   for (const [name, value] of Object.entries(fields)) {
+    if (typeof value === "string") {
+      form.append(name, value);
+      continue;
+    }
     for (const file of Array.isArray(value) ? value : [value]) form.append(name, file, file.name);
   }
   return api(method, path, form, opts);

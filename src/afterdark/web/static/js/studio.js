@@ -252,6 +252,12 @@ function load(c) {
   updateState();
 }
 
+/** The upload's form: the picture, and what the user said about a face in it. */
+function pictureFields(file) {
+  const said = document.querySelector('input[name="likeness"]:checked');
+  return said ? { image: file, likeness: said.value } : { image: file };
+}
+
 async function create(d) {
   const body = {};
   for (const [key, value] of Object.entries(d)) {
@@ -261,7 +267,7 @@ async function create(d) {
   let flash = { kind: "ok", text: `${c.name} is saved as version 1.` };
   if (stagedPicture) {
     try {
-      await upload("PUT", `/characters/${c.id}/avatar`, { image: stagedPicture });
+      await upload("PUT", `/characters/${c.id}/avatar`, pictureFields(stagedPicture));
     } catch (err) {
       flash = { kind: "error", text: `${c.name} is saved, but the picture was refused: ${err.message}` };
     }
@@ -385,13 +391,19 @@ pictureInput.addEventListener("change", async () => {
   }
   state.textContent = `Uploading ${file.name}…`;
   try {
-    const c = await busy($("picture-choose"), () => upload("PUT", `/characters/${id}/avatar`, { image: file }));
+    const c = await busy($("picture-choose"), () => upload("PUT", `/characters/${id}/avatar`, pictureFields(file)));
     character = { ...character, avatar_url: c.avatar_url, version: c.version };
     showPicture(`${c.avatar_url}${c.avatar_url.includes("?") ? "&" : "?"}t=${Date.now()}`);
     renderHeader({ ...c, name: character.name });
     state.textContent = "Picture updated.";
     await refreshHistory();
   } catch (err) {
+    if (err.code === "likeness_attestation_required" || err.code === "protected_likeness") {
+      // Said beside the choice it asks for, not in a passing toast.
+      state.textContent = err.message;
+      if (err.code === "likeness_attestation_required") document.querySelector('input[name="likeness"]').focus();
+      return;
+    }
     state.textContent = "";
     showError(err);
   }

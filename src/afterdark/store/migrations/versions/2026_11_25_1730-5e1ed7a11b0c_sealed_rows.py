@@ -2,7 +2,7 @@
 
 Revision ID: 5e1ed7a11b0c
 Revises: 38dfba19623d
-Create Date: 2026-11-25 18:00:00
+Create Date: 2026-11-25 17:30:00
 
 Existing rows are sealed with their owner's data key on the way (the keyring comes from
 the running instance), then the plain-text columns are dropped.
