@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +162,12 @@ async def test_uploads_need_an_attestation_and_never_a_protected_face(
         rows = list(await session.scalars(select(LikenessAttestation)))
     assert [(r.character_id, r.kind, r.faces) for r in rows] == [(cid, "consent", 1)]
     assert "agreed" in rows[0].statement
+    exported = await client.get("/api/v1/me/export")
+    with zipfile.ZipFile(io.BytesIO(exported.content)) as archive:
+        manifest = json.loads(archive.read("afterdark-export.json"))
+    assert [(a["character_id"], a["kind"]) for a in manifest["likeness_attestations"]] == [
+        (cid, "consent")
+    ]
 
 
 async def test_a_card_showing_a_protected_face_is_not_imported(

@@ -31,6 +31,7 @@ from afterdark.characters.models import Character, CharacterVersion
 from afterdark.chat.models import Conversation, Message
 from afterdark.kit.clock import utcnow
 from afterdark.safety import wellbeing
+from afterdark.safety.models import LikenessAttestation
 from afterdark.safety.schemas import WellbeingPublic
 from afterdark.store.files import FileStore
 
@@ -65,12 +66,32 @@ async def export_user(session: AsyncSession, files: FileStore, user: User) -> by
             },
             "persona": {"name": persona.name, "description": persona.description},
             "wellbeing": settings.model_dump(),
+            "likeness_attestations": await _attestations(session, user),
             "characters": characters,
             "conversations": conversations,
             "not_included": "memories, images, audio and Sparks: not part of this version",
         }
         archive.writestr(MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2))
     return out.getvalue()
+
+
+async def _attestations(session: AsyncSession, user: User) -> list[dict[str, Any]]:
+    """What the user affirmed about pictures with faces they uploaded."""
+    rows = await session.scalars(
+        select(LikenessAttestation)
+        .where(LikenessAttestation.user_id == user.id)
+        .order_by(LikenessAttestation.id)
+    )
+    return [
+        {
+            "character_id": r.character_id,
+            "kind": r.kind,
+            "statement": r.statement,
+            "faces": r.faces,
+            "created_at": _when(r.created_at),
+        }
+        for r in rows
+    ]
 
 
 async def _characters(
