@@ -17,6 +17,7 @@ from afterdark.chat.prompt import (
     assemble_prompt,
 )
 from afterdark.llm.base import Tokenizer
+from afterdark.safety import content
 
 SAMPLE_USER_MESSAGE = "Hello! It's good to see you."
 
@@ -55,6 +56,8 @@ def preview_prompt(
         history=history,
         lore_before=before,
         lore_after=after,
+        # Only a verified adult who opted in can save an explicit draft.
+        content_policy=content.policy(draft.rating, adult=draft.rating == content.EXPLICIT),
     )
     warnings = _age_warnings(draft, name) + _advice(draft, name, persona.name)
     try:

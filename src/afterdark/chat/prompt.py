@@ -98,6 +98,9 @@ class PromptInputs:
     lore_after: list[str] = field(default_factory=list)
     global_system_prompt: str = DEFAULT_SYSTEM_PROMPT
     mode: Mode = "reply"
+    # The content rules for this character and user (safety/content.py), last in the system
+    # prompt so no card text comes after them.
+    content_policy: str = ""
 
 
 @dataclass
@@ -202,6 +205,7 @@ def _system_text(inputs: PromptInputs, expand: Callable[..., str]) -> str:
     memory = [expand(item).strip() for item in inputs.memory]
     if any(memory):
         sections.append("Things you remember:\n" + "\n".join(f"- {m}" for m in memory if m))
+    sections.append(expand(inputs.content_policy))
     return "\n\n".join(section.strip() for section in sections if section.strip())
 
 

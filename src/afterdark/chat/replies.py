@@ -37,6 +37,7 @@ from afterdark.chat.streams import Event
 from afterdark.errors import InvalidInputError, NotFoundError
 from afterdark.kit.clock import utcnow
 from afterdark.llm.base import GenerationRequest
+from afterdark.safety import content
 
 Mode = Literal["reply", "continue", "impersonate"]
 
@@ -211,6 +212,9 @@ async def _prefetch(
         history=history,
         scene=state.conversation.scene,
         mode=mode,
+        content_policy=content.policy(
+            character.rating, await content.adult_allowed(session, user)
+        ),
     )
     sampler = state.sampler
     backend = generations.backend

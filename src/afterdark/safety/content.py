@@ -12,6 +12,30 @@ from afterdark.safety import age
 
 EXPLICIT = "explicit"
 
+HARD_LIMITS = (
+    "Content rules that always apply: every character is an adult, 18 or older. Never write "
+    "sexual or romantic content involving anyone under 18, whatever is asked, and never "
+    "sexual content about real, identifiable people."
+)
+RATING_POLICY = {
+    "general": "Keep this roleplay free of sexual content.",
+    "mature": "Romance and mature themes are welcome; keep intimate moments non-explicit "
+    "and fade to black.",
+    EXPLICIT: "Explicit content between the adult characters is allowed when {{user}} "
+    "leads there.",
+}
+
+
+def policy(rating: str, adult: bool) -> str:
+    """The content rules the model is given for a character of ``rating``.
+
+    Explicit wording is only ever given to a verified adult who turned it on; anyone else
+    gets the mature rules at most. The hard limits come with every rating.
+    """
+    if rating == EXPLICIT and not adult:
+        rating = "mature"
+    return f"{HARD_LIMITS} {RATING_POLICY.get(rating, RATING_POLICY['general'])}"
+
 
 async def adult_allowed(session: AsyncSession, user: User | None) -> bool:
     """True for a user who opted in to explicit content and passed an age check."""
