@@ -3,14 +3,10 @@ rotation, never sealed under a key a rolled-back transaction made, kept out of S
 
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
 from sqlalchemy import select, update
 
-from afterdark.accounts import service as accounts_service
 from afterdark.accounts.models import User
-from afterdark.accounts.schemas import UserCreate
 from afterdark.characters import catalogue
 from afterdark.characters.models import Character
 from afterdark.chat.models import Conversation, Message
@@ -18,19 +14,9 @@ from afterdark.privacy.cipher import SealError, key_version
 from afterdark.privacy.keyring import Keyring
 from afterdark.privacy.models import UserKey
 from afterdark.store.engine import Database
+from tests.privacy.test_keyring import make_user
 
 pytestmark = pytest.mark.xdist_group("postgres")
-
-
-async def make_user(db: Database, email: str = "ada@example.com") -> User:
-    async with db.session() as session:
-        user = await accounts_service.create_user(
-            session,
-            UserCreate(email=email, password="x" * 12, birthdate=date(1990, 1, 1)),
-            min_age=18,
-        )
-        await session.commit()
-        return user
 
 
 async def add_chat(db: Database, user: User, *texts: str) -> list[int]:
@@ -64,7 +50,7 @@ def fresh(db: Database) -> Database:
 
 
 async def test_round_trip_and_a_new_process_opens_it(db: Database) -> None:
-    user = await make_user(db)
+    user = await make_user(db, "ada@example.com")
     [first, second] = await add_chat(db, user, "Hello, Wren.", "Another line")
     assert b"Hello" not in await sealed_of(db, first)
     other = fresh(db)
@@ -81,7 +67,7 @@ async def test_round_trip_and_a_new_process_opens_it(db: Database) -> None:
 
 
 async def test_a_sealed_value_does_not_open_in_another_row(db: Database) -> None:
-    user = await make_user(db)
+    user = await make_user(db, "ada@example.com")
     [first, second] = await add_chat(db, user, "mine", "other")
     blob = await sealed_of(db, first)
     async with db.session() as session:
@@ -94,7 +80,7 @@ async def test_a_sealed_value_does_not_open_in_another_row(db: Database) -> None
 
 async def test_rotation_reseals_a_row_when_it_is_next_written(db: Database) -> None:
     assert db.keyring is not None
-    user = await make_user(db)
+    user = await make_user(db, "ada@example.com")
     [kept, edited] = await add_chat(db, user, "left alone", "to be edited")
     async with db.session() as session:
         assert await db.keyring.rotate(session, user.id) == 2
@@ -111,7 +97,7 @@ async def test_rotation_reseals_a_row_when_it_is_next_written(db: Database) -> N
 
 
 async def test_a_key_made_in_a_rolled_back_transaction_is_never_used(db: Database) -> None:
-    user = await make_user(db)
+    user = await make_user(db, "ada@example.com")
     async with db.session() as session:
         await session.execute(UserKey.__table__.delete())  # a user with no key yet
         await session.commit()
@@ -146,7 +132,7 @@ async def test_built_in_characters_need_no_keys(db: Database) -> None:
             built_in = list(await session.scalars(select(Character)))
         assert built_in
         assert all(c.owner_id is None and c.name for c in built_in)
-        user = await make_user(db)
+        user = await make_user(db, "ada@example.com")
         await add_chat(db, user, "private")
         async with keyless.session() as session:
             with pytest.raises(SealError, match="no keyring"):
