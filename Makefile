@@ -25,7 +25,7 @@ $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	@$(PY) -m pip install -q --disable-pip-version-check "uv==$(UV_VERSION)"
 	@echo "Installing dependencies (the first run compiles llama.cpp: about 5 minutes)..."
-	@$(UV) pip install -q --compile-bytecode --python $(PY) -r requirements.lock
+	@$(UV) pip install -q --compile-bytecode --no-deps --python $(PY) -r requirements.lock
 	@$(UV) pip install -q --python $(PY) --no-deps -e .
 	@rm -f $(VENV)/.installed-* && touch $@
 

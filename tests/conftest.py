@@ -125,6 +125,8 @@ def make_settings(tmp_path: Path, base_url: str, **overrides: Any) -> Settings:
         "chat": {"flush_interval": 0.05, "generations_per_minute": 10_000},
         # Many tests sign up from the same address; the limits have their own tests.
         "security": {"signups_per_hour": 10_000, "login_attempts": 10_000},
+        # Loaded on first use instead: a test app starts in a fraction of a second.
+        "safety": {"warm_classifier": False},
     }
     values.update(overrides)
     return Settings(**values)

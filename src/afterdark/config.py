@@ -192,6 +192,26 @@ class LikenessSettings(_Section):
         return value
 
 
+class SafetySettings(_Section):
+    real_people_file: Path | None = Field(
+        default=None,
+        description="A UTF-8 file of real people's names, one per line: sexual content naming "
+        "them is refused (the names of likeness.protected_dir are added).",
+    )
+    warm_classifier: bool = Field(
+        default=True,
+        description="Load the hard-limit classifier in the background at start (it takes "
+        "several seconds); off, it loads on first use.",
+    )
+
+    @field_validator("real_people_file")
+    @classmethod
+    def _names_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"{value} is not a file")
+        return value
+
+
 class Settings(BaseSettings):
     """Every setting of an Afterdark instance."""
 
@@ -220,6 +240,7 @@ class Settings(BaseSettings):
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     age: AgeSettings = Field(default_factory=AgeSettings)
     likeness: LikenessSettings = Field(default_factory=LikenessSettings)
+    safety: SafetySettings = Field(default_factory=SafetySettings)
 
     @classmethod
     def settings_customise_sources(

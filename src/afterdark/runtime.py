@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +19,9 @@ from afterdark.llm.base import LLMBackend
 from afterdark.llm.registry import create_backend
 from afterdark.privacy.keyring import Keyring
 from afterdark.privacy.providers import create_key_provider
+from afterdark.safety.classifier import ProfanityCheck
 from afterdark.safety.likeness import LikenessGuard
+from afterdark.safety.limits import HardLimits
 from afterdark.safety.ratelimit import MemoryRateLimiter, RateLimiter
 from afterdark.store.engine import Database
 from afterdark.store.files import FileStore
@@ -35,6 +38,7 @@ class Runtime:
     files: FileStore
     keyring: Keyring
     likeness: LikenessGuard
+    limits: HardLimits
     limiter: RateLimiter = field(default_factory=MemoryRateLimiter)
 
     async def aclose(self) -> None:
@@ -67,7 +71,8 @@ async def open_runtime(
     database = await prepare_database(settings)
     assert database.keyring is not None
     backend = backend or create_backend(settings.llm)
-    generations = Generations(database, backend, settings.chat.flush_interval)
+    limits = hard_limits(settings, likeness)
+    generations = Generations(database, backend, settings.chat.flush_interval, limits=limits)
     await generations.startup(recover=recover)
     return Runtime(
         settings,
@@ -78,7 +83,19 @@ async def open_runtime(
         file_store(settings),
         database.keyring,
         likeness,
+        limits,
     )
+
+
+def hard_limits(settings: Settings, likeness: LikenessGuard) -> HardLimits:
+    """The hard limits, with the operator's real people (their list and protected faces)."""
+    names = likeness.protected_names()
+    if settings.safety.real_people_file is not None:
+        names += settings.safety.real_people_file.read_text("utf-8").splitlines()
+    classifier = ProfanityCheck()
+    if settings.safety.warm_classifier:  # several seconds of imports, off the event loop
+        threading.Thread(target=classifier.warm, name="classifier-warm", daemon=True).start()
+    return HardLimits(classifier, names)
 
 
 def file_store(settings: Settings) -> FileStore:

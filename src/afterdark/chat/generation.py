@@ -21,6 +21,8 @@ from afterdark.chat.streams import GenerationStream, StreamHub
 from afterdark.chat.writer import FinalState, ReplyBuffer, ReplyWriter
 from afterdark.llm.base import Chunk, GenerationRequest, LLMBackend, LLMError
 from afterdark.llm.tokenizer import CachedTokenizer
+from afterdark.safety import moderation
+from afterdark.safety.limits import Breach, HardLimits
 from afterdark.store.engine import Database
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,11 @@ class Prefetch:
         self._task.cancel()
 
 
+SCREEN_EVERY = 200
+"""Characters of streamed text after which a reply is screened again, sentence end or not."""
+SENTENCE_ENDS = set('.!?…\n"”*')
+
+
 @dataclass(slots=True)
 class GenerationJob:
     generation_id: int
@@ -69,8 +76,17 @@ class GenerationJob:
 class Generations:
     """Starts, tracks and stops the generations of this process."""
 
-    def __init__(self, database: Database, backend: LLMBackend, flush_interval: float) -> None:
+    def __init__(
+        self,
+        database: Database,
+        backend: LLMBackend,
+        flush_interval: float,
+        *,
+        limits: HardLimits | None = None,
+    ) -> None:
         self.database = database
+        # The hard limits every reply is screened against while it streams.
+        self.limits = limits
         self.backend = backend
         self.tokenizer = CachedTokenizer(backend.tokenizer)
         self.hub = StreamHub()
@@ -129,10 +145,28 @@ class Generations:
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.writer.aclose()
 
+    async def _log_breach(self, job: GenerationJob, breach: Breach) -> None:
+        try:
+            async with self.database.session() as session:
+                session.add(
+                    moderation.event(
+                        breach,
+                        user_id=job.user_id,
+                        conversation_id=job.conversation_id,
+                        source="output",
+                        action="withheld",
+                    )
+                )
+                await session.commit()
+        except Exception:
+            log.exception("logging the withheld generation %s failed", job.generation_id)
+
     async def _run(self, job: GenerationJob, stream: GenerationStream) -> None:
         buffer = ReplyBuffer(job.user_id, job.base_content)
         status, error = "complete", None
         prompt_tokens = completion_tokens = None
+        breach: Breach | None = None
+        unscreened = 0
         try:
             async for chunk in job.prefetch.chunks():
                 if chunk.text:
@@ -140,9 +174,17 @@ class Generations:
                     stream.publish("token", {"text": chunk.text})
                     if job.message_id is not None:
                         self.writer.touch(job.message_id, buffer)
+                    # Screened at each sentence's end (and every 200 characters).
+                    unscreened += len(chunk.text)
+                    if unscreened >= SCREEN_EVERY or chunk.text.rstrip()[-1:] in SENTENCE_ENDS:
+                        unscreened = 0
+                        if breach := await moderation.check(self.limits, buffer.text()):
+                            break
                 if chunk.usage is not None:
                     prompt_tokens = chunk.usage.prompt_tokens
                     completion_tokens = chunk.usage.completion_tokens
+            if breach is None and unscreened:
+                breach = await moderation.check(self.limits, buffer.text())
         except asyncio.CancelledError:
             stopped = job.generation_id in self._stop_requested
             status = "stopped" if stopped else "interrupted"
@@ -155,6 +197,9 @@ class Generations:
             job.prefetch.cancel()
             self._stop_requested.discard(job.generation_id)
         content = buffer.text()
+        if breach is not None:
+            status, error, content = "error", breach.message, moderation.WITHHELD
+            await self._log_breach(job, breach)
         state = FinalState(
             generation_id=job.generation_id,
             user_id=job.user_id,

@@ -37,7 +37,7 @@ from afterdark.chat.streams import Event
 from afterdark.errors import InvalidInputError, NotFoundError
 from afterdark.kit.clock import utcnow
 from afterdark.llm.base import GenerationRequest
-from afterdark.safety import content
+from afterdark.safety import content, moderation
 
 Mode = Literal["reply", "continue", "impersonate"]
 
@@ -56,6 +56,9 @@ async def send(
     content = check_content(content, max_chars=max_chars)
     state = await get_state(session, user, conversation_id)
     ensure_idle(state)
+    await moderation.screen_prompt(
+        session, generations.limits, content, user_id=user.id, conversation_id=conversation_id
+    )
     if parent_id is None:
         path = state.path
         parent = path[-1] if path else None
@@ -212,9 +215,7 @@ async def _prefetch(
         history=history,
         scene=state.conversation.scene,
         mode=mode,
-        content_policy=content.policy(
-            character.rating, await content.adult_allowed(session, user)
-        ),
+        content_policy=content.policy(character.rating, await content.adult_allowed(session, user)),
     )
     sampler = state.sampler
     backend = generations.backend

@@ -19,7 +19,8 @@ from afterdark.chat.tree import Tree
 from afterdark.errors import ConflictError, InvalidInputError, NotFoundError
 from afterdark.kit.clock import utcnow
 from afterdark.llm.base import SamplerSettings
-from afterdark.safety import content
+from afterdark.safety import content, moderation
+from afterdark.safety.limits import HardLimits
 
 
 @dataclass
@@ -214,11 +215,21 @@ def ensure_idle(state: ConversationState, message: Message | None = None) -> Non
 
 
 async def edit_message(
-    session: AsyncSession, user: User, message_id: int, content: str, *, max_chars: int
+    session: AsyncSession,
+    user: User,
+    message_id: int,
+    content: str,
+    *,
+    max_chars: int,
+    limits: HardLimits | None = None,
 ) -> tuple[ConversationState, Message]:
     state, message = await get_message_state(session, user, message_id)
     ensure_idle(state, message)
-    message.content = check_content(content, max_chars=max_chars, allow_empty=True)
+    content = check_content(content, max_chars=max_chars, allow_empty=True)
+    await moderation.screen_prompt(
+        session, limits, content, user_id=user.id, conversation_id=state.conversation.id
+    )
+    message.content = content
     message.edited_at = utcnow()
     if message.status in ("error", "interrupted", "stopped"):
         message.status, message.error = "complete", None

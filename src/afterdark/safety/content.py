@@ -21,8 +21,7 @@ RATING_POLICY = {
     "general": "Keep this roleplay free of sexual content.",
     "mature": "Romance and mature themes are welcome; keep intimate moments non-explicit "
     "and fade to black.",
-    EXPLICIT: "Explicit content between the adult characters is allowed when {{user}} "
-    "leads there.",
+    EXPLICIT: "Explicit content between the adult characters is allowed when {{user}} leads there.",
 }
 
 

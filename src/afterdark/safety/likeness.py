@@ -69,6 +69,18 @@ class LikenessGuard:
     def has_protected(self) -> bool:
         return self.settings.protected_dir is not None
 
+    def protected_names(self) -> list[str]:
+        """The protected people's names (file or folder names, ``-`` and ``_`` as spaces)."""
+        folder = self.settings.protected_dir
+        if folder is None:
+            return []
+        names = {
+            (path.parent.name if path.parent != folder else path.stem)
+            for path in folder.rglob("*")
+            if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()
+        }
+        return sorted(n.replace("-", " ").replace("_", " ") for n in names)
+
     def load_people(self) -> list[Person]:
         """Read the protected folder: ``name.jpg`` or ``name/*.jpg``, one face per photo."""
         if self._people is not None:

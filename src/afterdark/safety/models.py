@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from afterdark.store.base import Base, CreatedAt
@@ -59,3 +59,23 @@ class LikenessAttestation(CreatedAt, Base):
     kind: Mapped[str] = mapped_column(String(20))
     statement: Mapped[str] = mapped_column(String(300))
     faces: Mapped[int]
+
+
+class ModerationEvent(CreatedAt, Base):
+    """A hard limit that stopped something. Holds what the rules found, never the text."""
+
+    __tablename__ = "moderation_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Kept when the account is deleted (the user is then unknown): admins see the pattern.
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    conversation_id: Mapped[int | None]
+    # prompt (what a user sent) | output (what the model wrote)
+    source: Mapped[str] = mapped_column(String(20))
+    # minors | real_people
+    limit: Mapped[str] = mapped_column(String(20))
+    # refused (never stored) | withheld (a reply cut and replaced)
+    action: Mapped[str] = mapped_column(String(20))
+    signals: Mapped[list[str]] = mapped_column(JSON, default=list)

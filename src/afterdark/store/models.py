@@ -4,7 +4,12 @@ from afterdark.accounts.models import ApiToken, AuthSession, PasswordReset, Pers
 from afterdark.characters.models import Character, CharacterAsset, CharacterVersion
 from afterdark.chat.models import Conversation, Generation, Message
 from afterdark.privacy.models import UserKey
-from afterdark.safety.models import AgeCheck, LikenessAttestation, WellbeingSettings
+from afterdark.safety.models import (
+    AgeCheck,
+    LikenessAttestation,
+    ModerationEvent,
+    WellbeingSettings,
+)
 from afterdark.store.base import Base
 
 __all__ = [
@@ -19,6 +24,7 @@ __all__ = [
     "Generation",
     "LikenessAttestation",
     "Message",
+    "ModerationEvent",
     "PasswordReset",
     "Persona",
     "User",

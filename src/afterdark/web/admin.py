@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from afterdark.accounts import service as accounts_service
@@ -12,6 +13,7 @@ from afterdark.accounts.models import User
 from afterdark.accounts.schemas import UserPublic
 from afterdark.errors import NotFoundError
 from afterdark.kit.clock import utcnow
+from afterdark.safety import moderation
 from afterdark.web.deps import AdminUser, Id, RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
@@ -49,3 +51,25 @@ async def create_reset_link(
     base = runtime.settings.server.public_url or str(request.base_url)
     expires = utcnow() + timedelta(minutes=RESET_MINUTES)
     return ResetLink(url=reset_url(base, secret), expires_at=expires.isoformat())
+
+
+class ModerationEntry(BaseModel):
+    id: int
+    created_at: datetime
+    user_id: int | None
+    conversation_id: int | None
+    source: str
+    limit: str
+    action: str
+    signals: list[str]
+
+    model_config = {"from_attributes": True}
+
+
+@router.get("/moderation")
+async def moderation_log(
+    _: AdminUser, session: SessionDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> list[ModerationEntry]:
+    """What the hard limits stopped, newest first: where, which limit, the rule hits; never
+    the text itself."""
+    return [ModerationEntry.model_validate(e) for e in await moderation.recent(session, limit)]

@@ -128,7 +128,12 @@ async def edit_message(
     message_id: Id, data: MessageEdit, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
 ) -> MessagePublic:
     state, message = await chat_service.edit_message(
-        session, user, message_id, data.content, max_chars=runtime.settings.chat.max_message_chars
+        session,
+        user,
+        message_id,
+        data.content,
+        max_chars=runtime.settings.chat.max_message_chars,
+        limits=runtime.limits,
     )
     return views.message_public(message, state.tree)
 

@@ -1,0 +1,88 @@
+"""Enforcing the hard limits, and the moderation log admins read.
+
+What a user sends is screened before anything is stored: a breach is refused (403
+``hard_limit``) and logged. What the model writes is screened while it streams
+(chat/generation.py): a breach stops the reply and replaces its text with a notice. The log
+keeps who, where, which limit and the rule hits (a few words), never the text itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from afterdark.errors import PermissionDeniedError
+from afterdark.safety.limits import Breach, HardLimits
+from afterdark.safety.models import ModerationEvent
+
+Source = Literal["prompt", "output"]
+WITHHELD = "[This reply was withheld: it broke the content rules that always apply here.]"
+
+
+class HardLimitError(PermissionDeniedError):
+    code = "hard_limit"
+
+
+async def check(limits: HardLimits | None, text: str) -> Breach | None:
+    """The breach in ``text``, if any (in a worker thread: the classifier may be loading)."""
+    if limits is None or not text.strip():
+        return None
+    return await asyncio.to_thread(limits.check, text)
+
+
+def event(
+    breach: Breach,
+    *,
+    user_id: int | None,
+    conversation_id: int | None,
+    source: Source,
+    action: str,
+) -> ModerationEvent:
+    return ModerationEvent(
+        user_id=user_id,
+        conversation_id=conversation_id,
+        source=source,
+        limit=breach.limit,
+        action=action,
+        signals=breach.signals,
+    )
+
+
+async def screen_prompt(
+    session: AsyncSession,
+    limits: HardLimits | None,
+    text: str,
+    *,
+    user_id: int,
+    conversation_id: int | None,
+) -> None:
+    """Refuse and log what a user sends when it breaks a hard limit.
+
+    Call it before changing anything in ``session``: the log entry is committed before the
+    refusal is raised, so it survives the request's rollback.
+    """
+    breach = await check(limits, text)
+    if breach is None:
+        return
+    session.add(
+        event(
+            breach,
+            user_id=user_id,
+            conversation_id=conversation_id,
+            source="prompt",
+            action="refused",
+        )
+    )
+    await session.commit()
+    raise HardLimitError(breach.message)
+
+
+async def recent(session: AsyncSession, limit: int = 100) -> list[ModerationEvent]:
+    """The newest log entries first."""
+    rows = await session.scalars(
+        select(ModerationEvent).order_by(ModerationEvent.id.desc()).limit(limit)
+    )
+    return list(rows)
