@@ -12,12 +12,15 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import select
+
 from afterdark.characters import catalogue
 from afterdark.chat.generation import Generations
-from afterdark.config import Settings
+from afterdark.config import ConfigError, Settings
 from afterdark.llm.base import LLMBackend
 from afterdark.llm.registry import create_backend
 from afterdark.privacy.keyring import Keyring
+from afterdark.privacy.models import UserKey
 from afterdark.privacy.providers import create_key_provider
 from afterdark.safety.classifier import ProfanityCheck
 from afterdark.safety.likeness import LikenessGuard
@@ -54,6 +57,7 @@ async def prepare_database(settings: Settings) -> Database:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     database = Database(settings.resolved_database_url, keyring=keyring)
     await upgrade(database)
+    await check_kek(database, keyring)
     if settings.seed_catalogue:
         async with database.session() as session:
             await catalogue.seed_catalogue(session)
@@ -96,6 +100,22 @@ def hard_limits(settings: Settings, likeness: LikenessGuard) -> HardLimits:
     if settings.safety.warm_classifier:  # several seconds of imports, off the event loop
         threading.Thread(target=classifier.warm, name="classifier-warm", daemon=True).start()
     return HardLimits(classifier, names)
+
+
+async def check_kek(database: Database, keyring: Keyring) -> None:
+    """Refuse to start when the stored data keys were wrapped under another KEK."""
+    async with database.session() as session:
+        others = list(
+            await session.scalars(
+                select(UserKey.kek_id).where(UserKey.kek_id != keyring.provider.key_id).distinct()
+            )
+        )
+    if others:
+        await database.dispose()
+        raise ConfigError(
+            f"the users' data keys are wrapped under another key-encryption key ({others[0]}), "
+            "not the configured one: set AFTERDARK_PRIVACY__KEK_FILE (or __KEK) to that key"
+        )
 
 
 def file_store(settings: Settings) -> FileStore:

@@ -6,6 +6,7 @@ The phrases below are clinical on purpose: they name what is refused without dep
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -169,3 +170,42 @@ async def test_only_admins_read_the_log(client: httpx.AsyncClient) -> None:
     async with other:
         await signup(other, email="someone@example.com")
         assert (await other.get("/api/v1/admin/moderation")).status_code == 403
+
+
+async def test_characters_over_the_line_are_refused(client: httpx.AsyncClient) -> None:
+    await signup(client, email="admin@example.com")
+    refused = await client.post(
+        "/api/v1/characters",
+        json={"name": "Ren", "age": 30, "scenario": "A sexual scene with a schoolgirl."},
+    )
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "hard_limit"
+    made = await client.post("/api/v1/characters", json={"name": "Ren", "age": 30})
+    cid = made.json()["id"]
+    edited = await client.patch(
+        f"/api/v1/characters/{cid}", json={"alternate_greetings": [f"{PERSON}, naked."]}
+    )
+    assert edited.status_code == 403
+    assert (await client.get(f"/api/v1/characters/{cid}")).json()["alternate_greetings"] == []
+    card = {
+        "spec": "chara_card_v2",
+        "spec_version": "2.0",
+        "data": {
+            "name": "Imported",
+            "description": "An adult of 30.",
+            "character_book": {"entries": [{"keys": ["x"], "content": "An underage, nude."}]},
+        },
+    }
+    imported = await client.post(
+        "/api/v1/characters/import",
+        files=[("files", ("c.json", json.dumps(card).encode(), "application/json"))],
+    )
+    [outcome] = imported.json()
+    assert outcome["character"] is None
+    assert "never allowed" in outcome["error"]
+    entries = await moderation_log(client)
+    assert [(e["source"], e["limit"]) for e in entries] == [
+        ("character", "minors"),
+        ("character", "real_people"),
+        ("character", "minors"),
+    ]

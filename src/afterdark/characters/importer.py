@@ -24,8 +24,9 @@ from afterdark.characters.cards.charx import embedded_path
 from afterdark.characters.models import Character, CharacterAsset
 from afterdark.characters.schemas import CharacterFields
 from afterdark.errors import AfterdarkError, InvalidInputError, PermissionDeniedError
-from afterdark.safety import content
+from afterdark.safety import content, moderation
 from afterdark.safety.likeness import LikenessGuard, ProtectedLikeness
+from afterdark.safety.limits import HardLimits
 from afterdark.store.files import FileStore
 
 MAX_FILES_PER_IMPORT = 100
@@ -74,19 +75,23 @@ async def import_card(
     owner: User | None,
     data: bytes,
     filename: str = "",
-    limits: CardLimits = DEFAULT_LIMITS,
+    card_limits: CardLimits = DEFAULT_LIMITS,
     *,
     default_age: int | None = None,
     likeness: LikenessGuard | None = None,
+    limits: HardLimits | None = None,
 ) -> Character:
     """One card file as a new character of ``owner`` (None: a built-in one).
 
     ``default_age`` is given to a card that states no age (a stated one always wins);
-    ``likeness`` refuses a card whose picture shows a protected person.
+    ``likeness`` refuses a card whose picture shows a protected person, ``limits`` one whose
+    text breaks a hard limit.
     """
-    parsed = parse_card_file(data, filename, limits)
+    parsed = parse_card_file(data, filename, card_limits)
     await _check_rating(session, owner, parsed, filename)
     await _check_likeness(likeness, parsed)
+    if owner is not None:
+        await moderation.screen_character(session, limits, parsed.fields, user_id=owner.id)
     if parsed.fields["age"] is None and default_age is not None:
         check_character_age(default_age, parsed.fields["name"])
         parsed.fields["age"] = default_age
@@ -220,9 +225,10 @@ async def import_many(
     files: FileStore,
     owner: User | None,
     uploads: list[tuple[str, bytes]],
-    limits: CardLimits = DEFAULT_LIMITS,
+    card_limits: CardLimits = DEFAULT_LIMITS,
     *,
     likeness: LikenessGuard | None = None,
+    limits: HardLimits | None = None,
 ) -> list[ImportOutcome]:
     """Import each file on its own: one bad card does not stop the others."""
     if len(uploads) > MAX_FILES_PER_IMPORT:
@@ -231,13 +237,17 @@ async def import_many(
     for filename, data in uploads:
         # Everything that can refuse a card happens before anything is written.
         try:
-            parsed = parse_card_file(data, filename, limits)
+            parsed = parse_card_file(data, filename, card_limits)
         except AfterdarkError as exc:
             outcomes.append(ImportOutcome(filename, error=str(exc)))
             continue
         try:
             await _check_rating(session, owner, parsed, filename)
             await _check_likeness(likeness, parsed)
+            if owner is not None:
+                await moderation.screen_character(
+                    session, limits, parsed.fields, user_id=owner.id
+                )
         except (PermissionDeniedError, ProtectedLikeness) as exc:
             outcomes.append(ImportOutcome(filename, error=str(exc)))
             continue

@@ -22,7 +22,8 @@ from afterdark.characters.schemas import (
 )
 from afterdark.chat.prompt import CharacterPrompt
 from afterdark.errors import InvalidInputError, NotFoundError, PermissionDeniedError
-from afterdark.safety import content
+from afterdark.safety import content, moderation
+from afterdark.safety.limits import HardLimits
 from afterdark.store.files import FileStore
 
 
@@ -112,12 +113,15 @@ def check_fields(fields: dict[str, Any]) -> None:
     check_book(fields.get("book"))
 
 
-async def create_character(session: AsyncSession, user: User, data: CharacterCreate) -> Character:
+async def create_character(
+    session: AsyncSession, user: User, data: CharacterCreate, *, limits: HardLimits | None = None
+) -> Character:
     """A new character owned by the user, saved as version 1."""
     fields = data.model_dump()
     check_fields(fields)
     if fields["rating"] == content.EXPLICIT:
         await content.require_adult(session, user, fields["name"])
+    await moderation.screen_character(session, limits, fields, user_id=user.id)
     character = Character(owner_id=user.id, version=1, **fields)
     session.add(character)
     await session.flush()
@@ -135,7 +139,12 @@ async def get_owned(session: AsyncSession, user: User, character_id: int) -> Cha
 
 
 async def save_fields(
-    session: AsyncSession, character: Character, changes: dict[str, Any], note: str
+    session: AsyncSession,
+    character: Character,
+    changes: dict[str, Any],
+    note: str,
+    *,
+    limits: HardLimits | None = None,
 ) -> Character:
     """Apply checked changes; a real change is saved as a new version."""
     current = versions.fields_of(character)
@@ -143,6 +152,10 @@ async def save_fields(
     if not changes:
         return character
     check_fields({**current, **changes})
+    if character.owner_id is not None:
+        await moderation.screen_character(
+            session, limits, {**current, **changes}, user_id=character.owner_id
+        )
     for field, value in changes.items():
         setattr(character, field, value)
     character.version += 1
@@ -153,7 +166,12 @@ async def save_fields(
 
 
 async def update_character(
-    session: AsyncSession, user: User, character_id: int, data: CharacterUpdate
+    session: AsyncSession,
+    user: User,
+    character_id: int,
+    data: CharacterUpdate,
+    *,
+    limits: HardLimits | None = None,
 ) -> Character:
     """Apply the fields sent; a real change saves a new version."""
     character = await get_owned(session, user, character_id)
@@ -163,18 +181,25 @@ async def update_character(
             raise InvalidInputError(f"{field} cannot be null.")
     if changes.get("rating") == content.EXPLICIT:
         await content.require_adult(session, user, character.name)
-    return await save_fields(session, character, changes, data.note)
+    return await save_fields(session, character, changes, data.note, limits=limits)
 
 
 async def restore_version(
-    session: AsyncSession, user: User, character_id: int, number: int
+    session: AsyncSession,
+    user: User,
+    character_id: int,
+    number: int,
+    *,
+    limits: HardLimits | None = None,
 ) -> Character:
     """Bring back the fields of an earlier version, as a new version."""
     character = await get_owned(session, user, character_id)
     fields = await versions.fields_at(session, character, number)
     if fields.get("rating") == content.EXPLICIT:
         await content.require_adult(session, user, character.name)
-    return await save_fields(session, character, fields, f"Restored version {number}")
+    return await save_fields(
+        session, character, fields, f"Restored version {number}", limits=limits
+    )
 
 
 async def list_versions(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from afterdark.cli import cards, characters, chat, config, db, serve, users
+from afterdark.cli import cards, characters, chat, config, db, keys, serve, users
 
 app = typer.Typer(
     name="afterdark",
@@ -17,6 +17,7 @@ app.command("chat")(chat.chat)
 app.add_typer(config.app, name="config")
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")
+app.add_typer(keys.app, name="keys")
 app.add_typer(characters.app, name="characters")
 app.add_typer(cards.app, name="cards")
 

@@ -12,7 +12,7 @@ from afterdark.characters import service as characters_service
 from afterdark.characters.cards import CardError, read_card_file, read_lorebook
 from afterdark.cli.common import database, fail, run, settings_or_exit
 from afterdark.errors import AfterdarkError
-from afterdark.runtime import file_store
+from afterdark.runtime import file_store, hard_limits
 from afterdark.safety.likeness import LikenessGuard
 
 app = typer.Typer(help="Import, export and inspect character cards.", no_args_is_help=True)
@@ -31,6 +31,7 @@ def import_cards(
     settings = settings_or_exit()
     store = file_store(settings)
     likeness = LikenessGuard(settings.likeness)
+    limits = hard_limits(settings, likeness)
     try:
         likeness.load_people()
     except ValueError as exc:
@@ -55,6 +56,7 @@ def import_cards(
                             path.name,
                             default_age=age,
                             likeness=likeness,
+                            limits=limits,
                         )
                         await session.commit()
                     typer.echo(character.id)
@@ -84,11 +86,6 @@ def export_card(
         raise fail(f"--spec must be v1, v2 or v3, not {spec!r}.", 2)
     settings = settings_or_exit()
     store = file_store(settings)
-    likeness = LikenessGuard(settings.likeness)
-    try:
-        likeness.load_people()
-    except ValueError as exc:
-        raise fail(str(exc), 2) from None
 
     async def main() -> exporter.ExportedCard:
         async with database(settings) as db, db.session() as session:

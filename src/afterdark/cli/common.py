@@ -37,6 +37,8 @@ def run(main: Callable[[], Awaitable[T]]) -> T:
         return asyncio.run(main())  # type: ignore[arg-type]
     except (AfterdarkError, LLMError) as exc:
         raise fail(str(exc)) from None
+    except ConfigError as exc:  # found while opening: the key-encryption key, a folder
+        raise fail(str(exc), 2) from None
     except KeyboardInterrupt:
         sys.exit(130)
 

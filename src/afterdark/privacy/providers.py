@@ -59,7 +59,7 @@ class LocalKeyProvider:
             raise SealError("a data key does not open under this key-encryption key") from None
 
 
-def _decode(value: str, where: str) -> bytes:
+def decode_kek(value: str, where: str) -> bytes:
     try:
         kek = base64.b64decode(value.strip(), validate=True)
     except (binascii.Error, ValueError):
@@ -73,7 +73,7 @@ def load_kek(settings: Settings) -> bytes:
     """The configured KEK; generated into DATA_DIR/kek only outside production."""
     privacy = settings.privacy
     if privacy.kek is not None:
-        return _decode(privacy.kek.get_secret_value(), "AFTERDARK_PRIVACY__KEK")
+        return decode_kek(privacy.kek.get_secret_value(), "AFTERDARK_PRIVACY__KEK")
     path = privacy.kek_file
     if path is None:
         if settings.environment == "production":
@@ -91,7 +91,7 @@ def load_kek(settings: Settings) -> bytes:
         text = Path(path).read_text()
     except OSError as exc:
         raise ConfigError(f"cannot read the key-encryption key at {path}: {exc.strerror}") from None
-    return _decode(text, str(path))
+    return decode_kek(text, str(path))
 
 
 def create_key_provider(settings: Settings) -> KeyProvider:

@@ -9,7 +9,7 @@ keeps who, where, which limit and the rule hits (a few words), never the text it
 from __future__ import annotations
 
 import asyncio
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +18,7 @@ from afterdark.errors import PermissionDeniedError
 from afterdark.safety.limits import Breach, HardLimits
 from afterdark.safety.models import ModerationEvent
 
-Source = Literal["prompt", "output"]
+Source = Literal["prompt", "output", "character"]
 WITHHELD = "[This reply was withheld: it broke the content rules that always apply here.]"
 
 
@@ -75,6 +75,40 @@ async def screen_prompt(
             source="prompt",
             action="refused",
         )
+    )
+    await session.commit()
+    raise HardLimitError(breach.message)
+
+
+def character_text(fields: dict[str, Any]) -> str:
+    """Every text a character would put into a prompt: fields, greetings, tags, lorebook."""
+    parts: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            parts.append(value)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+        elif isinstance(value, dict):
+            for key in ("name", "content", "keys", "secondary_keys", "comment", "entries"):
+                walk(value.get(key))
+
+    for name, value in fields.items():
+        if name not in ("age", "style", "rating", "character_version"):
+            walk(value)
+    return "\n".join(p for p in parts if p.strip())
+
+
+async def screen_character(
+    session: AsyncSession, limits: HardLimits | None, fields: dict[str, Any], *, user_id: int
+) -> None:
+    """Refuse and log a character whose text breaks a hard limit (before anything changes)."""
+    breach = await check(limits, character_text(fields))
+    if breach is None:
+        return
+    session.add(
+        event(breach, user_id=user_id, conversation_id=None, source="character", action="refused")
     )
     await session.commit()
     raise HardLimitError(breach.message)

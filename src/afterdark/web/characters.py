@@ -86,7 +86,7 @@ async def import_cards(
 ) -> list[ImportResult]:
     uploads = [(f.filename or "card", await _read(f)) for f in files]
     outcomes = await importer.import_many(
-        session, runtime.files, user, uploads, likeness=runtime.likeness
+        session, runtime.files, user, uploads, likeness=runtime.likeness, limits=runtime.limits
     )
     return [
         ImportResult(
@@ -118,17 +118,25 @@ async def get_character(
 
 @router.post("", status_code=201)
 async def create_character(
-    data: CharacterCreate, user: CurrentUser, session: SessionDep
+    data: CharacterCreate, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
 ) -> CharacterPublic:
-    character = await characters_service.create_character(session, user, data)
+    character = await characters_service.create_character(
+        session, user, data, limits=runtime.limits
+    )
     return characters_service.public(character, user, [])
 
 
 @router.patch("/{character_id}")
 async def update_character(
-    character_id: Id, data: CharacterUpdate, user: CurrentUser, session: SessionDep
+    character_id: Id,
+    data: CharacterUpdate,
+    user: CurrentUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
 ) -> CharacterPublic:
-    character = await characters_service.update_character(session, user, character_id, data)
+    character = await characters_service.update_character(
+        session, user, character_id, data, limits=runtime.limits
+    )
     assets = await characters_service.assets_of(session, character)
     return characters_service.public(character, user, assets)
 
@@ -166,9 +174,11 @@ async def list_versions(
 
 @router.post("/{character_id}/versions/{number}/restore")
 async def restore_version(
-    character_id: Id, number: Id, user: CurrentUser, session: SessionDep
+    character_id: Id, number: Id, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
 ) -> CharacterPublic:
-    character = await characters_service.restore_version(session, user, character_id, number)
+    character = await characters_service.restore_version(
+        session, user, character_id, number, limits=runtime.limits
+    )
     assets = await characters_service.assets_of(session, character)
     return characters_service.public(character, user, assets)
 
