@@ -245,9 +245,7 @@ async def import_many(
             await _check_rating(session, owner, parsed, filename)
             await _check_likeness(likeness, parsed)
             if owner is not None:
-                await moderation.screen_character(
-                    session, limits, parsed.fields, user_id=owner.id
-                )
+                await moderation.screen_character(session, limits, parsed.fields, user_id=owner.id)
         except (PermissionDeniedError, ProtectedLikeness) as exc:
             outcomes.append(ImportOutcome(filename, error=str(exc)))
             continue
