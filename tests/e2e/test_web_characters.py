@@ -702,8 +702,9 @@ def test_studio_on_phone(phone_page: Any) -> None:
     no_horizontal_scroll(page)
     small = page.evaluate(
         """() => [...document.querySelectorAll(
-                '.studio button, .studio a, .studio input, .studio select')]
-            .filter((el) => el.offsetParent !== null && el.type !== 'checkbox')
+                '.studio button, .studio a, .studio input, .studio select, .studio label.check')]
+            // A checkbox or radio is tapped through its label, which is measured instead.
+            .filter((el) => el.offsetParent !== null && !['checkbox', 'radio'].includes(el.type))
             .filter((el) => !el.closest('.visually-hidden, .tag-editor'))
             .map((el) => ({id: el.dataset.testid || el.id || el.textContent.trim().slice(0, 20),
                            h: el.getBoundingClientRect().height}))

@@ -94,3 +94,8 @@ async def conversations(request: Request) -> HTMLResponse:
 @router.get("/settings", response_class=HTMLResponse)
 async def settings(request: Request) -> HTMLResponse:
     return _page(request, "settings.html", page="settings", title="Settings")
+
+
+@router.get("/admin", response_class=HTMLResponse)
+async def admin(request: Request) -> HTMLResponse:
+    return _page(request, "admin.html", page="admin", title="Admin")

@@ -120,9 +120,12 @@ export function upload(method, path, fields, opts) {
   return api(method, path, form, opts);
 }
 
-/** The signed-in user, or a trip to the login page. */
-export function requireUser() {
-  return get("/me");
+/** The signed-in user, or a trip to the login page. Shows the Admin nav link to admins. */
+export async function requireUser() {
+  const me = await get("/me");
+  const adminLink = document.getElementById("nav-admin");
+  if (adminLink) adminLink.hidden = !me.is_admin;
+  return me;
 }
 
 /** The browser's IANA time zone, such as "Europe/Paris" ("" when it does not say). */
