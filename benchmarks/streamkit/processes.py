@@ -107,6 +107,9 @@ def running_stack(args: argparse.Namespace) -> Iterator[Stack]:
         "AFTERDARK_LLM__MODEL": MODEL,
         # Thousands of chats from one benchmark account: the per-user reply cap would bite.
         "AFTERDARK_CHAT__GENERATIONS_PER_MINUTE": "100000",
+        # Loading the hard limits' classifier is a start-up cost (seconds of imports) that
+        # would land in the first level's figures; lorem replies never need it afterwards.
+        "AFTERDARK_SAFETY__WARM_CLASSIFIER": "false",
     }
     env.pop("AFTERDARK_CONFIG_FILE", None)
     processes: list[subprocess.Popen[bytes]] = []

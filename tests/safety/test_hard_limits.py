@@ -209,3 +209,11 @@ async def test_characters_over_the_line_are_refused(client: httpx.AsyncClient) -
         ("character", "real_people"),
         ("character", "minors"),
     ]
+
+
+def test_the_classifier_is_asked_only_when_rules_cannot_settle_it() -> None:
+    limits = HardLimits(Scores(0.1), [PERSON])
+    assert limits.needs_classifier("Kiss me; the kids are asleep.")
+    assert not limits.needs_classifier("Kiss me in the bedroom.")  # no minor, no person
+    assert not limits.needs_classifier("An underage character, naked.")  # a clear term
+    assert limits.needs_classifier(f"{PERSON} in the bedroom.")

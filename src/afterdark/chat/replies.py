@@ -215,7 +215,11 @@ async def _prefetch(
         history=history,
         scene=state.conversation.scene,
         mode=mode,
-        content_policy=content.policy(character.rating, await content.adult_allowed(session, user)),
+        # Only an explicit character needs to know whether the user may see explicit content.
+        content_policy=content.policy(
+            character.rating,
+            character.rating == content.EXPLICIT and await content.adult_allowed(session, user),
+        ),
     )
     sampler = state.sampler
     backend = generations.backend

@@ -18,6 +18,11 @@ from typing import Protocol
 class TextClassifier(Protocol):
     name: str
 
+    @property
+    def ready(self) -> bool:
+        """Whether scoring is quick now (False while a model still has to load)."""
+        ...
+
     def scores(self, texts: Sequence[str]) -> list[float]:
         """For each text, how likely it is offensive or sexual, from 0 to 1."""
         ...
@@ -31,6 +36,11 @@ class ProfanityCheck:
     def __init__(self) -> None:
         self._predict: Callable[[Sequence[str]], Sequence[float]] | None = None
         self._lock = threading.Lock()
+
+    @property
+    def ready(self) -> bool:
+        """Loaded: scoring is then quick enough for the event loop."""
+        return self._predict is not None
 
     def warm(self) -> None:
         with self._lock:

@@ -138,6 +138,13 @@ class HardLimits:
             else None
         )
 
+    def needs_classifier(self, text: str) -> bool:
+        """Whether checking ``text`` would ask the classifier (rules alone do not settle it)."""
+        if not (_AGES.search(text) or _MINORS.search(text)):
+            if self._people is None or not self._people.search(text):
+                return False
+        return not _SEXUAL.search(text) and _SUGGESTIVE.search(text) is not None
+
     def check(self, text: str) -> Breach | None:
         """The limit the text breaks, or None."""
         ages = [f"age:{m.group(0)}" for m in _AGES.finditer(text)]

@@ -27,9 +27,12 @@ class HardLimitError(PermissionDeniedError):
 
 
 async def check(limits: HardLimits | None, text: str) -> Breach | None:
-    """The breach in ``text``, if any (in a worker thread: the classifier may be loading)."""
+    """The breach in ``text``, if any. The rules take microseconds to a millisecond and run
+    here; only a classifier still to be loaded sends the check to a worker thread."""
     if limits is None or not text.strip():
         return None
+    if limits.classifier.ready or not limits.needs_classifier(text):
+        return limits.check(text)
     return await asyncio.to_thread(limits.check, text)
 
 
