@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
+
+from playwright.sync_api import expect
 
 PASSWORD = "correct horse battery staple"
 
@@ -56,3 +61,31 @@ def assert_fits_phone(page: Any, controls: str) -> None:
         controls,
     )
     assert small == [], small
+
+
+def log_in(page: Any, email: str) -> None:
+    page.goto("/login")
+    page.get_by_test_id("login-email").fill(email)
+    page.get_by_test_id("login-password").fill(PASSWORD)
+    page.get_by_test_id("login-submit").click()
+    expect(page).to_have_url(re.compile(r"/characters$"))
+
+
+@contextmanager
+def other_browser(browser: Any, server_url: str, user_agent: str | None = None) -> Iterator[Any]:
+    """A second browser with its own cookies (and User-Agent), as another person or device."""
+    from conftest import DESKTOP
+
+    options: dict[str, Any] = {"base_url": server_url, "viewport": DESKTOP}
+    if user_agent:
+        options["user_agent"] = user_agent
+    context = browser.new_context(**options)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        yield page
+    finally:
+        context.close()
+    assert not errors, f"uncaught errors in the other browser: {errors}"

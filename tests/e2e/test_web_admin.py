@@ -5,15 +5,21 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from e2e_helpers import PASSWORD, api, assert_fits_phone, new_email, sign_up
+from e2e_helpers import (
+    PASSWORD,
+    api,
+    assert_fits_phone,
+    log_in,
+    new_email,
+    other_browser,
+    sign_up,
+)
 from playwright.sync_api import expect
 
-from conftest import DESKTOP, SCREENSHOTS, _afterdark_bin
+from conftest import SCREENSHOTS, _afterdark_bin
 
 pytestmark = pytest.mark.e2e
 
@@ -57,29 +63,6 @@ def create_admin(server_env: dict[str, str]) -> str:
     )
     assert done.returncode == 0, done.stderr
     return email
-
-
-def log_in(page: Any, email: str) -> None:
-    page.goto("/login")
-    page.get_by_test_id("login-email").fill(email)
-    page.get_by_test_id("login-password").fill(PASSWORD)
-    page.get_by_test_id("login-submit").click()
-    expect(page).to_have_url(re.compile(r"/characters$"))
-
-
-@contextmanager
-def other_browser(browser: Any, server_url: str) -> Iterator[Any]:
-    """A second browser with its own cookies, for a second person."""
-    context = browser.new_context(base_url=server_url, viewport=DESKTOP)
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
-        yield page
-    finally:
-        context.close()
-    assert not errors, f"uncaught errors in the other browser: {errors}"
 
 
 def send_breach(page: Any) -> int:

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
-from e2e_helpers import PASSWORD, api, assert_fits_phone, sign_up
+from e2e_helpers import PASSWORD, api, assert_fits_phone, log_in, other_browser, sign_up
 from playwright.sync_api import expect
 
-from conftest import DESKTOP, SCREENSHOTS
+from conftest import SCREENSHOTS
 
 pytestmark = pytest.mark.e2e
 
@@ -24,29 +22,6 @@ FIREFOX_ON_WINDOWS = (
 def shot(target: Any, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     target.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
-
-
-@contextmanager
-def other_browser(browser: Any, server_url: str, user_agent: str) -> Iterator[Any]:
-    """A second browser (own cookies, own User-Agent), as on another device."""
-    context = browser.new_context(base_url=server_url, viewport=DESKTOP, user_agent=user_agent)
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
-        yield page
-    finally:
-        context.close()
-    assert not errors, f"uncaught errors in the other browser: {errors}"
-
-
-def log_in(page: Any, email: str) -> None:
-    page.goto("/login")
-    page.get_by_test_id("login-email").fill(email)
-    page.get_by_test_id("login-password").fill(PASSWORD)
-    page.get_by_test_id("login-submit").click()
-    expect(page).to_have_url(re.compile(r"/characters$"))
 
 
 def log_in_elsewhere(server_url: str, email: str, user_agent: str) -> None:
