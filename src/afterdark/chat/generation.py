@@ -57,7 +57,7 @@ class Prefetch:
 
 SCREEN_EVERY = 200
 """Characters of streamed text after which a reply is screened again, sentence end or not."""
-SENTENCE_ENDS = set('.!?…\n"”*')
+SENTENCE_ENDS = set('.!?…"”*')  # checked on the chunk's last non-space character
 
 
 @dataclass(slots=True)
