@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 from pathlib import Path
@@ -14,6 +13,7 @@ from PIL import Image
 
 from afterdark.characters.cards import read_card_file
 from tests.support.shared import CARDS
+from tests.web.chat_helpers import events_of
 
 
 @pytest.fixture
@@ -270,18 +270,21 @@ BOOK = {
 }
 
 
-async def test_preview_shows_constant_lore_and_warns_about_age(
+async def test_preview_shows_lore_where_it_goes_and_warns_about_age(
     user_client: httpx.AsyncClient,
 ) -> None:
     preview = (
         await user_client.post("/api/v1/characters/preview", json={**DRAFT, "book": BOOK})
     ).json()
     system = preview["messages"][0]["content"]
-    assert "The glasshouse is always warm." in system
-    assert "@@depth" not in system
+    # @@depth 2 places the constant entry two messages from the end of the chat.
+    assert [(m["role"], m["content"]) for m in preview["messages"][1:2]] == [
+        ("system", "The glasshouse is always warm.")
+    ]
+    assert "@@depth" not in json.dumps(preview)
     assert "Switched off." not in system
     assert "Ferns are her favourite." not in system
-    assert any("1 lorebook entries are triggered by keys" in w for w in preview["warnings"])
+    assert any("1 lorebook entries wait for their keys" in w for w in preview["warnings"])
     young = (
         await user_client.post(
             "/api/v1/characters/preview", json={**DRAFT, "age": 25, "backstory": "She is 15."}
@@ -290,7 +293,7 @@ async def test_preview_shows_constant_lore_and_warns_about_age(
     assert any(w.startswith("This will not save") for w in young["warnings"])
 
 
-async def test_chat_needs_an_age_and_uses_constant_lore(
+async def test_chat_needs_an_age_and_uses_the_lorebook(
     user_client: httpx.AsyncClient, standin: Any
 ) -> None:
     flux = (
@@ -306,18 +309,24 @@ async def test_chat_needs_an_age_and_uses_constant_lore(
     conversation = (
         await user_client.post("/api/v1/conversations", json={"character_id": cid})
     ).json()
-    standin.reply = "Welcome in."
-    sent = await user_client.post(
-        f"/api/v1/conversations/{conversation['id']}/messages", json={"content": "Hello"}
-    )
-    assert sent.status_code in (200, 201), sent.text
-    for _ in range(200):
-        if standin.requests:
-            break
-        await asyncio.sleep(0.01)
-    system = standin.requests[-1]["messages"][0]["content"]
-    assert "The glasshouse is always warm." in system
-    assert "Switched off." not in system
+
+    async def prompt_for(text: str) -> list[dict[str, str]]:
+        standin.requests.clear()
+        standin.reply = "Welcome in."
+        sent = await user_client.post(
+            f"/api/v1/conversations/{conversation['id']}/messages", json={"content": text}
+        )
+        assert sent.status_code in (200, 201), sent.text
+        await events_of(user_client, sent.json()["generation_id"])
+        return list(standin.requests[-1]["messages"])
+
+    first = await prompt_for("Hello")
+    # The constant entry goes two messages from the end; the keyed one waits for "fern".
+    assert first[-3] == {"role": "system", "content": "The glasshouse is always warm."}
+    assert "Ferns are her favourite." not in json.dumps(first)
+    assert "Switched off." not in json.dumps(first)
+    second = await prompt_for("Which fern is that?")
+    assert "Ferns are her favourite." in second[0]["content"]
 
 
 async def test_download_names_keep_any_script(user_client: httpx.AsyncClient) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import random
+
 from afterdark.characters.ages import UnderageCharacterError, card_age, check_character_age
-from afterdark.characters.lore import constant_lore, keyed_entry_count
+from afterdark.characters.lore import keyed_entry_count
 from afterdark.characters.schemas import PreviewRequest, PreviewSection, PromptPreview
 from afterdark.chat.examples import parse_example_dialogue
 from afterdark.chat.macros import expand_macros
@@ -17,6 +19,7 @@ from afterdark.chat.prompt import (
     assemble_prompt,
 )
 from afterdark.llm.base import Tokenizer
+from afterdark.memory.lorebook import ScanInput, activate
 from afterdark.safety import content
 
 SAMPLE_USER_MESSAGE = "Hello! It's good to see you."
@@ -49,13 +52,19 @@ def preview_prompt(
         greeting = expand_macros(draft.first_message, char=name, user=persona.name, rng_seed=0)
         history.append(HistoryMessage(id=1, role="assistant", content=greeting))
     history.append(HistoryMessage(id=2, role="user", content=SAMPLE_USER_MESSAGE))
-    before, after = constant_lore(draft.book)
+    lore = activate(
+        draft.book,
+        ScanInput([m.content for m in history], greeting=0, turn=0),
+        rng=random.Random(0),
+        count_tokens=tokenizer.count,
+    )
     inputs = PromptInputs(
         character=character,
         persona=persona,
         history=history,
-        lore_before=before,
-        lore_after=after,
+        lore_before=lore.before,
+        lore_after=lore.after,
+        lore_at_depth=[(d.depth, d.role, d.text) for d in lore.at_depth],
         # Only a verified adult who opted in can save an explicit draft.
         content_policy=content.policy(draft.rating, adult=draft.rating == content.EXPLICIT),
     )
@@ -122,8 +131,9 @@ def _advice(draft: PreviewRequest, name: str, user: str) -> list[str]:
         advice.append("Describe the character or their personality: the model knows nothing else.")
     if waiting := keyed_entry_count(draft.book):
         advice.append(
-            f"{waiting} lorebook entries are triggered by keys; only constant entries are "
-            "inserted into chats for now (key matching arrives with the memory features)."
+            f"{waiting} lorebook entries wait for their keys: each joins the prompt when the "
+            "recent chat mentions one of them (this preview shows those the sample turn "
+            "triggers)."
         )
     dialogue = draft.example_dialogue.strip()
     if dialogue and not parse_example_dialogue(dialogue, char=name, user=user):

@@ -29,6 +29,8 @@ class Conversation(SealedRow, Timestamps, Base):
     )
     title = SealedField(str)
     scene = SealedField(str)
+    # The lorebook's sticky and cooldown spans (memory/lorebook), carried from turn to turn.
+    lore_timers = SealedField[dict[str, Any]](dict)
     preset: Mapped[str] = mapped_column(String(40), default="balanced")
     sampler: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Plain ids, not foreign keys: they point into the conversation's own tree.

@@ -26,7 +26,7 @@ from typing import Literal
 from afterdark.chat.examples import parse_example_dialogue
 from afterdark.chat.macros import expand_macros
 from afterdark.errors import AfterdarkError, InvalidInputError
-from afterdark.llm.base import ChatMessage, Tokenizer
+from afterdark.llm.base import ChatMessage, Role, Tokenizer
 
 MESSAGE_OVERHEAD_TOKENS = 4
 """Tokens a chat template adds around each message (role markers, separators)."""
@@ -96,6 +96,8 @@ class PromptInputs:
     memory: list[str] = field(default_factory=list)
     lore_before: list[str] = field(default_factory=list)
     lore_after: list[str] = field(default_factory=list)
+    # Lorebook texts placed among the chat messages: (depth from the end, role, text).
+    lore_at_depth: list[tuple[int, Role, str]] = field(default_factory=list)
     global_system_prompt: str = DEFAULT_SYSTEM_PROMPT
     mode: Mode = "reply"
     # The content rules for this character and user (safety/content.py), last in the system
@@ -143,7 +145,9 @@ def assemble_prompt(
 
     system_text = _system_text(inputs, expand)
     tail = _tail_messages(inputs, expand)
+    at_depth = [(depth, role, expand(text)) for depth, role, text in inputs.lore_at_depth]
     fixed = cost(system_text) + sum(cost(message.content) for message in tail)
+    fixed += sum(cost(text) for _, _, text in at_depth)
     if prefill is not None:
         fixed += cost(prefill)
     if fixed > budget:
@@ -170,7 +174,7 @@ def assemble_prompt(
         examples = examples[1:]
 
     messages = [ChatMessage("system", full_system)] if full_system else []
-    messages.extend(reversed(kept))
+    messages.extend(_with_depth_inserts(list(reversed(kept)), at_depth))
     messages.extend(tail)
     return AssembledPrompt(
         messages=messages,
@@ -222,6 +226,15 @@ def _tail_messages(inputs: PromptInputs, expand: Callable[..., str]) -> list[Cha
     if inputs.mode == "impersonate":
         tail.append(ChatMessage("system", expand(IMPERSONATE_INSTRUCTION)))
     return tail
+
+
+def _with_depth_inserts(
+    chat: list[ChatMessage], inserts: list[tuple[int, Role, str]]
+) -> list[ChatMessage]:
+    """The chat with lorebook texts placed ``depth`` messages from its end (0: after it)."""
+    for depth, role, text in sorted(inserts, key=lambda item: -item[0]):
+        chat.insert(max(len(chat) - depth, 0), ChatMessage(role, text))
+    return chat
 
 
 def _fit_history(

@@ -6,7 +6,7 @@ generation task writes to those rows), then starts the generation in the backgro
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from typing import Literal
 
@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from afterdark.accounts import service as accounts_service
 from afterdark.accounts.models import User
-from afterdark.characters.lore import constant_lore
 from afterdark.characters.service import character_prompt
 from afterdark.chat.generation import GenerationJob, Generations, Prefetch
 from afterdark.chat.models import Conversation, Generation, Message
@@ -37,6 +36,7 @@ from afterdark.chat.streams import Event
 from afterdark.errors import InvalidInputError, NotFoundError
 from afterdark.kit.clock import utcnow
 from afterdark.llm.base import GenerationRequest
+from afterdark.memory.lorebook import LoreResult, ScanInput, Timers, activate
 from afterdark.safety import content, moderation
 
 Mode = Literal["reply", "continue", "impersonate"]
@@ -206,11 +206,12 @@ async def _prefetch(
     """Assemble the prompt and start the backend request (before anything is written)."""
     persona = state.persona or await accounts_service.get_persona(session, user)
     character = state.character
-    lore_before, lore_after = constant_lore(character.book)
+    lore = _lore(state, history, generations.tokenizer.count)
     inputs = PromptInputs(
         character=character_prompt(character),
-        lore_before=lore_before,
-        lore_after=lore_after,
+        lore_before=lore.before,
+        lore_after=lore.after,
+        lore_at_depth=[(d.depth, d.role, d.text) for d in lore.at_depth],
         persona=PersonaPrompt(name=persona.name, description=persona.description),
         history=history,
         scene=state.conversation.scene,
@@ -232,6 +233,25 @@ async def _prefetch(
     )
     request = GenerationRequest(messages=prompt.messages, sampler=sampler, prefill=prompt.prefill)
     return Prefetch(backend, request)
+
+
+def _lore(
+    state: ConversationState, history: list[HistoryMessage], count: Callable[[str], int]
+) -> LoreResult:
+    """The character book's entries for this turn; their timers move on with the chat."""
+    path = state.path
+    roots = state.tree.siblings(path[0]) if path else []
+    greeting = roots.index(path[0]) if path and path[0] in roots else None
+    scan = ScanInput(
+        [m.content for m in history],
+        greeting=greeting,
+        turn=sum(1 for m in history if m.role == "assistant"),
+    )
+    timers = Timers.from_json(state.conversation.lore_timers)
+    result = activate(state.character.book, scan, timers=timers, count_tokens=count)
+    if result.timers != timers:
+        state.conversation.lore_timers = result.timers.to_json()
+    return result
 
 
 @contextmanager

@@ -1,0 +1,1 @@
+"""Memory: what a character remembers and knows. Today: the lorebook engine."""
