@@ -25,6 +25,7 @@ from afterdark.web import (
     pages,
     privacy,
     wellbeing,
+    worldbooks,
 )
 from afterdark.web.errors import register_error_handlers
 from afterdark.web.security import BodyLimit, SecurityHeaders
@@ -54,14 +55,15 @@ def create_app(settings: Settings, *, backend: LLMBackend | None = None) -> Fast
         lifespan=lifespan,
     )
     register_error_handlers(app)
-    for module in (health, auth, characters, chat, wellbeing, privacy, age, content, admin, pages):
+    routers = (health, auth, characters, worldbooks, chat, wellbeing, privacy, age, content, admin)
+    for module in (*routers, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # A message may be up to max_message_chars of 4-byte characters, plus JSON overhead.
     app.add_middleware(
         BodyLimit,
         limit=settings.chat.max_message_chars * 4 + 65536,
-        uploads=characters.UPLOAD_LIMITS,
+        uploads={**characters.UPLOAD_LIMITS, **worldbooks.UPLOAD_LIMITS},
     )
     app.add_middleware(SecurityHeaders, hsts=settings.secure_cookies)
     return app

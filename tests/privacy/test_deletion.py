@@ -9,6 +9,7 @@ everything.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ SECRET_REPLY = "Driftwood-lantern-7046"
 SECRET_PERSONA = "Quartz-heron-8812"
 SECRET_CHARACTER = "Velvet-comet-5520"
 SECRET_SCENE = "Saffron-harbour-1187"
+SECRET_WORLD = "Cobalt-orchard-6402"
 CARD = CARDS / "choral_Default-chan_v3.png"
 CARD_NAME = b"Default-chan"  # the imported card's character name
 
@@ -71,6 +73,11 @@ async def fill(http: httpx.AsyncClient, standin: Any, tag: str) -> int:
         "/api/v1/characters/import", files=[("files", ("s.png", CARD.read_bytes(), "x"))]
     )
     assert imported.json()[0]["character"]
+    world = json.dumps({"entries": {"0": {"uid": 0, "key": ["k"], "content": SECRET_WORLD + tag}}})
+    added = await http.post(
+        "/api/v1/worldbooks", files={"file": ("w.json", world.encode(), "application/json")}
+    )
+    assert added.status_code == 201, added.text
     conversation = await start_conversation(http, name="Private", scene=f"{SECRET_SCENE}{tag}")
     standin.reply = f"Reply {SECRET_REPLY}{tag}"
     turn = await http.post(
@@ -113,7 +120,14 @@ async def test_no_plaintext_before_deletion_and_nothing_recoverable_after(
         assert f"{SECRET_REPLY}-gone" in shown
         # ...and none of it is readable in the files.
         before = await raw_bytes(app, settings, request)
-        secrets = (SECRET_MESSAGE, SECRET_REPLY, SECRET_PERSONA, SECRET_CHARACTER, SECRET_SCENE)
+        secrets = (
+            SECRET_MESSAGE,
+            SECRET_REPLY,
+            SECRET_PERSONA,
+            SECRET_CHARACTER,
+            SECRET_SCENE,
+            SECRET_WORLD,
+        )
         for secret in secrets:
             for tag in ("-gone", "-stay"):
                 assert f"{secret}{tag}".encode() not in before, secret

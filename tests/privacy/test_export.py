@@ -24,6 +24,7 @@ from afterdark.chat import service as chat_service
 from afterdark.chat.models import Conversation, Message
 from afterdark.chat.schemas import ConversationCreate
 from afterdark.errors import ConflictError, InvalidInputError
+from afterdark.memory import worldbooks
 from afterdark.privacy.export import export_user
 from afterdark.privacy.restore import import_user
 from afterdark.safety import wellbeing
@@ -90,6 +91,10 @@ async def test_export_then_import_restores_the_user(
     async with source.session() as session:
         user = await new_user(session)
         await accounts_service.update_persona(session, user, "Kim", "A night-shift nurse.")
+        world = await worldbooks.import_book(
+            session, user, (CARDS / "st_Eldoria_world_info.json").read_bytes(), "eldoria.json"
+        )
+        world.enabled = False
         await wellbeing.update_settings(
             session, user, WellbeingPublic(daily_minutes=90, timezone="Europe/Paris")
         )
@@ -170,6 +175,9 @@ async def test_export_then_import_restores_the_user(
         assert (persona.name, persona.description) == ("Kim", "A night-shift nurse.")
         settings = await wellbeing.get_settings(session, restored)
         assert (settings.daily_minutes, settings.timezone) == (90, "Europe/Paris")
+        [world_back] = await worldbooks.list_books(session, restored)
+        assert (world_back.name, world_back.enabled) == ("eldoria", False)
+        assert world_back.book == world.book
         got = {
             c.name: (versions.fields_of(c), c.version)
             for c in await session.scalars(

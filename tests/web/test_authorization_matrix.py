@@ -9,6 +9,7 @@ text, and the owner's data must be unchanged afterwards.
 from __future__ import annotations
 
 import io
+import json
 import re
 from typing import Any
 
@@ -93,7 +94,14 @@ async def test_no_endpoint_lets_another_user_near_the_owners_things(
     ).json()
     await events_of(client, turn["generation_id"])
     token_id = (await client.post("/api/v1/tokens", json={"name": "mine"})).json()["id"]
+    world = json.dumps({"entries": {"0": {"uid": 0, "key": ["k"], "content": SECRET}}})
+    book_id = (
+        await client.post(
+            "/api/v1/worldbooks", files={"file": ("w.json", world.encode(), "application/json")}
+        )
+    ).json()["id"]
     ids = {
+        "book_id": book_id,
         "character_id": character_id,
         "conversation_id": conversation["id"],
         "message_id": turn["user_message"]["id"],
@@ -109,6 +117,7 @@ async def test_no_endpoint_lets_another_user_near_the_owners_things(
         "versions": (await client.get(f"/api/v1/characters/{character_id}/versions")).json(),
         "tokens": (await client.get("/api/v1/tokens")).json(),
         "sessions": (await client.get("/api/v1/sessions")).json(),
+        "worldbook": (await client.get(f"/api/v1/worldbooks/{book_id}")).json(),
     }
 
     schema = (await client.get("/openapi.json")).json()
@@ -137,7 +146,7 @@ async def test_no_endpoint_lets_another_user_near_the_owners_things(
         listed = await other.get("/api/v1/characters?mine=false")
         assert SECRET not in listed.text
         assert character_id not in [c["id"] for c in listed.json()]
-    assert checked >= 28  # every operation that takes an id, as of this writing
+    assert checked >= 32  # every operation that takes an id, as of this writing
 
     after = {
         "character": (await client.get(f"/api/v1/characters/{character_id}")).json(),
@@ -145,5 +154,6 @@ async def test_no_endpoint_lets_another_user_near_the_owners_things(
         "versions": (await client.get(f"/api/v1/characters/{character_id}/versions")).json(),
         "tokens": (await client.get("/api/v1/tokens")).json(),
         "sessions": (await client.get("/api/v1/sessions")).json(),
+        "worldbook": (await client.get(f"/api/v1/worldbooks/{book_id}")).json(),
     }
     assert after == before

@@ -36,7 +36,9 @@ from afterdark.chat.streams import Event
 from afterdark.errors import InvalidInputError, NotFoundError
 from afterdark.kit.clock import utcnow
 from afterdark.llm.base import GenerationRequest
+from afterdark.memory import worldbooks
 from afterdark.memory.lorebook import LoreResult, ScanInput, Timers, activate
+from afterdark.memory.models import WorldBook
 from afterdark.safety import content, moderation
 
 Mode = Literal["reply", "continue", "impersonate"]
@@ -206,7 +208,8 @@ async def _prefetch(
     """Assemble the prompt and start the backend request (before anything is written)."""
     persona = state.persona or await accounts_service.get_persona(session, user)
     character = state.character
-    lore = _lore(state, history, generations.tokenizer.count)
+    worlds = await worldbooks.enabled_books(session, state.conversation.user_id)
+    lore = _lore(state, worlds, history, generations.tokenizer.count)
     inputs = PromptInputs(
         character=character_prompt(character),
         lore_before=lore.before,
@@ -236,9 +239,13 @@ async def _prefetch(
 
 
 def _lore(
-    state: ConversationState, history: list[HistoryMessage], count: Callable[[str], int]
+    state: ConversationState,
+    worlds: list[WorldBook],
+    history: list[HistoryMessage],
+    count: Callable[[str], int],
 ) -> LoreResult:
-    """The character book's entries for this turn; their timers move on with the chat."""
+    """The lorebook entries for this turn (the character's book, then the user's enabled
+    world books); their timers move on with the chat."""
     path = state.path
     roots = state.tree.siblings(path[0]) if path else []
     greeting = roots.index(path[0]) if path and path[0] in roots else None
@@ -248,7 +255,8 @@ def _lore(
         turn=sum(1 for m in history if m.role == "assistant"),
     )
     timers = Timers.from_json(state.conversation.lore_timers)
-    result = activate(state.character.book, scan, timers=timers, count_tokens=count)
+    book = worldbooks.combined(state.character.book, worlds)
+    result = activate(book, scan, timers=timers, count_tokens=count)
     if result.timers != timers:
         state.conversation.lore_timers = result.timers.to_json()
     return result

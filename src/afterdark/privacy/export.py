@@ -30,6 +30,7 @@ from afterdark.characters import exporter, versions
 from afterdark.characters.models import Character, CharacterVersion
 from afterdark.chat.models import Conversation, Message
 from afterdark.kit.clock import utcnow
+from afterdark.memory import worldbooks
 from afterdark.safety import wellbeing
 from afterdark.safety.models import LikenessAttestation
 from afterdark.safety.schemas import WellbeingPublic
@@ -67,6 +68,10 @@ async def export_user(session: AsyncSession, files: FileStore, user: User) -> by
             "persona": {"name": persona.name, "description": persona.description},
             "wellbeing": settings.model_dump(),
             "likeness_attestations": await _attestations(session, user),
+            "world_books": [
+                {"name": w.name, "enabled": w.enabled, "book": w.book}
+                for w in await worldbooks.list_books(session, user)
+            ],
             "characters": characters,
             "conversations": conversations,
             "not_included": "memories, images, audio and Sparks: not part of this version",

@@ -18,12 +18,15 @@ from afterdark.accounts import service as accounts_service
 from afterdark.accounts.models import Persona, User
 from afterdark.accounts.passwords import hash_password
 from afterdark.characters import importer
+from afterdark.characters.books import check_book
 from afterdark.characters.cards import DEFAULT_LIMITS, CardError
 from afterdark.characters.cards.ziparchive import read_zip
 from afterdark.characters.models import Character, CharacterVersion
 from afterdark.chat.models import Conversation, Message
 from afterdark.errors import ConflictError, InvalidInputError
 from afterdark.kit.clock import utcnow
+from afterdark.memory import worldbooks
+from afterdark.memory.models import WorldBook
 from afterdark.privacy.export import FORMAT, FORMAT_VERSION, MANIFEST
 from afterdark.safety import wellbeing
 from afterdark.safety.schemas import WellbeingPublic
@@ -95,6 +98,18 @@ async def _account(
     if "wellbeing" in manifest:
         await wellbeing.update_settings(
             session, user, WellbeingPublic.model_validate(manifest["wellbeing"])
+        )
+    for world in manifest.get("world_books", []):
+        if not isinstance(world, dict) or not isinstance(world.get("book"), dict):
+            raise InvalidInputError("A world book in the export has no book.")
+        check_book(world["book"])
+        session.add(
+            WorldBook(
+                user_id=user.id,
+                name=str(world.get("name") or "World book")[: worldbooks.MAX_NAME],
+                enabled=world.get("enabled", True) is not False,
+                book=world["book"],
+            )
         )
     await session.flush()
     return user

@@ -3,6 +3,7 @@
 from afterdark.accounts.models import ApiToken, AuthSession, PasswordReset, Persona, User
 from afterdark.characters.models import Character, CharacterAsset, CharacterVersion
 from afterdark.chat.models import Conversation, Generation, Message
+from afterdark.memory.models import WorldBook
 from afterdark.privacy.models import UserKey
 from afterdark.safety.models import (
     AgeCheck,
@@ -30,4 +31,5 @@ __all__ = [
     "User",
     "UserKey",
     "WellbeingSettings",
+    "WorldBook",
 ]

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from typing import Annotated, Literal
-from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import Response
@@ -29,6 +26,7 @@ from afterdark.chat.prompt import PersonaPrompt
 from afterdark.errors import InvalidInputError
 from afterdark.safety.likeness import Attestation
 from afterdark.web.deps import CurrentUser, Id, RuntimeDep, SessionDep
+from afterdark.web.downloads import download
 
 router = APIRouter(prefix="/api/v1/characters", tags=["characters"])
 
@@ -194,19 +192,7 @@ async def export_character(
 ) -> Response:
     character = await characters_service.get_character(session, user, character_id)
     exported = await exporter.export_character(session, runtime.files, character, format, spec)
-    return _download(exported.filename, exported.media_type, exported.data)
-
-
-def _download(filename: str, media_type: str, data: bytes) -> Response:
-    # RFC 6266: an ASCII fallback, and the real name (any script) as UTF-8 in filename*.
-    fallback = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
-    fallback = re.sub(r"[^A-Za-z0-9._-]+", "_", fallback).strip("_") or "download"
-    disposition = f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"
-    return Response(
-        data,
-        media_type=media_type,
-        headers={"Content-Disposition": disposition, "Cache-Control": "no-store"},
-    )
+    return download(exported.filename, exported.media_type, exported.data)
 
 
 @router.get("/{character_id}/avatar")
@@ -274,4 +260,4 @@ async def export_lorebook(
 ) -> Response:
     character = await characters_service.get_character(session, user, character_id)
     filename, data = lorebooks.export_lorebook(character, format)
-    return _download(filename, "application/json", data)
+    return download(filename, "application/json", data)

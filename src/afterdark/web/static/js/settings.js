@@ -1,5 +1,6 @@
 import { browserTimeZone, del, delWithBody, get, post, put, requireUser, url } from "./api.js";
 import { busy, confirmAction, formError, h, showError, timeEl, toast } from "./ui.js";
+import { loadWorldBooks } from "./worldbooks.js";
 
 const personaForm = document.getElementById("persona-form");
 const tokenForm = document.getElementById("token-form");
@@ -474,7 +475,7 @@ document.getElementById("logout").addEventListener("click", async (event) => {
   await Promise.all([
     loadWellbeing().catch(showError).then(() => loadUsage()).catch(showError),
     loadSessions().catch(showError), loadPersona().catch(showError), loadTokens().catch(showError),
-    loadAge().catch(showError),
+    loadAge().catch(showError), loadWorldBooks().catch(showError),
   ]);
   // Panels above grew while loading: bring a linked panel (such as #age) back into view.
   const linked = window.location.hash ? document.getElementById(window.location.hash.slice(1)) : null;
