@@ -1,0 +1,237 @@
+"""A BERT encoder's forward pass in numpy, float32 throughout (enough for MiniLM sentences).
+
+Inference only: no dropout, absolute positions, GELU in its exact erf form, post-LayerNorm
+blocks, the tensor names of Hugging Face's ``BertModel`` safetensors export. Each call works
+on its own arrays and only reads the weights, so calls from several threads are safe.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+F32 = npt.NDArray[np.float32]
+Ids = npt.NDArray[np.int64]
+
+# The score a padding key gets before softmax: far below any real score, yet finite so that
+# no row of the softmax can turn into NaN.
+_MASKED = np.float32(-1e9)
+
+
+# Abramowitz and Stegun 7.1.26: erfc(z) ≈ t·(a1 + t·(a2 + …)) · exp(-z²), t = 1/(1 + p·z), for
+# z ≥ 0, off by at most 1.5e-7, below float32's own rounding. Blocked as below it measured 2.5
+# times faster than scipy.special.erf, and it needs no scipy.
+_P = np.float32(0.3275911)
+_A1, _A2, _A3, _A4, _A5 = (
+    np.float32(a) for a in (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
+)
+_INV_SQRT2 = np.float32(1.0 / math.sqrt(2.0))
+# GELU runs over (tokens, 1536) arrays; taking them in blocks that stay in the CPU cache keeps
+# its dozen numpy steps from streaming the whole array through memory a dozen times.
+_GELU_BLOCK = 16384
+
+
+def _normal_cdf(x: F32) -> F32:
+    """Φ(x) = (1 + erf(x/√2)) / 2, to float32 precision."""
+    z = np.abs(x) * _INV_SQRT2
+    t = np.float32(1.0) / (np.float32(1.0) + _P * z)
+    half_erfc = (
+        np.float32(0.5) * t * (_A1 + t * (_A2 + t * (_A3 + t * (_A4 + t * _A5)))) * np.exp(-z * z)
+    )
+    cdf: F32 = np.where(x >= 0, np.float32(1.0) - half_erfc, half_erfc)
+    return cdf
+
+
+def _gelu(x: F32) -> F32:
+    """GELU in its exact form x·Φ(x), computed in place on ``x`` when it is contiguous."""
+    x = np.ascontiguousarray(x)
+    flat = x.reshape(-1)  # a view, so the blocks below write into x
+    for start in range(0, flat.size, _GELU_BLOCK):
+        block = flat[start : start + _GELU_BLOCK]
+        block *= _normal_cdf(block)
+    return x
+
+
+@dataclass(frozen=True, slots=True)
+class BertConfig:
+    """The sizes a forward pass needs, from the model's ``config.json``."""
+
+    vocab_size: int
+    hidden_size: int
+    num_layers: int
+    num_heads: int
+    intermediate_size: int
+    max_positions: int
+    layer_norm_eps: float
+
+    @classmethod
+    def from_file(cls, path: Path) -> BertConfig:
+        """Read a Hugging Face BERT ``config.json``; refuse variants this encoder lacks."""
+        raw: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        if raw.get("hidden_act", "gelu") != "gelu":
+            raise ValueError(f"Unsupported activation {raw['hidden_act']!r} in {path}.")
+        if raw.get("position_embedding_type", "absolute") != "absolute":
+            raise ValueError(f"Unsupported position embeddings in {path}.")
+        config = cls(
+            vocab_size=int(raw["vocab_size"]),
+            hidden_size=int(raw["hidden_size"]),
+            num_layers=int(raw["num_hidden_layers"]),
+            num_heads=int(raw["num_attention_heads"]),
+            intermediate_size=int(raw["intermediate_size"]),
+            max_positions=int(raw["max_position_embeddings"]),
+            layer_norm_eps=float(raw["layer_norm_eps"]),
+        )
+        if config.hidden_size % config.num_heads:
+            raise ValueError(f"hidden_size is not a multiple of the head count in {path}.")
+        return config
+
+
+@dataclass(frozen=True, slots=True)
+class _Norm:
+    gain: F32
+    bias: F32
+
+
+@dataclass(frozen=True, slots=True)
+class _Dense:
+    weight: F32  # (in, out): transposed from the (out, in) layout stored on disk
+    bias: F32
+
+    def __call__(self, x: F32) -> F32:
+        out = x @ self.weight
+        out += self.bias  # in place: one (tokens, out) array fewer
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Layer:
+    qkv: _Dense  # query, key and value side by side: one matmul instead of three
+    attention_out: _Dense
+    attention_norm: _Norm
+    ff_in: _Dense
+    ff_out: _Dense
+    ff_norm: _Norm
+
+
+class BertEncoder:
+    """Token ids and attention mask in, the last layer's hidden states out."""
+
+    def __init__(self, config: BertConfig, tensors: Mapping[str, npt.NDArray[Any]]) -> None:
+        self.config = config
+        get = _Tensors(tensors)
+        self._word = get("embeddings.word_embeddings.weight")
+        self._position = get("embeddings.position_embeddings.weight")
+        self._token_type = get("embeddings.token_type_embeddings.weight")
+        self._embedding_norm = get.norm("embeddings.LayerNorm")
+        head_dim = config.hidden_size // config.num_heads
+        # Scaling the query projection by 1/sqrt(head_dim) once here spares scaling every
+        # score matrix later; the scores come out the same.
+        scale = np.float32(1.0 / math.sqrt(head_dim))
+        self._layers: list[_Layer] = []
+        for i in range(config.num_layers):
+            prefix = f"encoder.layer.{i}."
+            query = get.dense(prefix + "attention.self.query")
+            key = get.dense(prefix + "attention.self.key")
+            value = get.dense(prefix + "attention.self.value")
+            qkv = _Dense(
+                weight=_frozen(
+                    np.concatenate([query.weight * scale, key.weight, value.weight], axis=1)
+                ),
+                bias=_frozen(np.concatenate([query.bias * scale, key.bias, value.bias])),
+            )
+            self._layers.append(
+                _Layer(
+                    qkv=qkv,
+                    attention_out=get.dense(prefix + "attention.output.dense"),
+                    attention_norm=get.norm(prefix + "attention.output.LayerNorm"),
+                    ff_in=get.dense(prefix + "intermediate.dense"),
+                    ff_out=get.dense(prefix + "output.dense"),
+                    ff_norm=get.norm(prefix + "output.LayerNorm"),
+                )
+            )
+
+    @classmethod
+    def load(cls, folder: Path) -> BertEncoder:
+        """Build from a folder holding ``config.json`` and ``model.safetensors``."""
+        from safetensors.numpy import load_file
+
+        config = BertConfig.from_file(folder / "config.json")
+        return cls(config, load_file(folder / "model.safetensors"))
+
+    def __call__(self, ids: Ids, mask: F32) -> F32:
+        """Hidden states (batch, length, hidden) for ids and mask of shape (batch, length)."""
+        batch, length = ids.shape
+        if length > self.config.max_positions:
+            raise ValueError(f"{length} tokens exceed the {self.config.max_positions} positions.")
+        hidden = self.config.hidden_size
+        # Token type 0 throughout: single-segment inputs.
+        x = self._word[ids] + self._position[:length] + self._token_type[0]
+        x = self._layer_norm(x.reshape(batch * length, hidden), self._embedding_norm)
+        # Added to every query's scores, so padding keys get no attention weight.
+        key_bias = ((1.0 - mask) * _MASKED).astype(np.float32)[:, None, None, :]
+        for layer in self._layers:
+            x = self._layer_norm(
+                x + self._attention(x, key_bias, layer, batch, length), layer.attention_norm
+            )
+            x = self._layer_norm(x + layer.ff_out(_gelu(layer.ff_in(x))), layer.ff_norm)
+        return x.reshape(batch, length, hidden)
+
+    def _attention(self, x: F32, key_bias: F32, layer: _Layer, batch: int, length: int) -> F32:
+        heads = self.config.num_heads
+        head_dim = self.config.hidden_size // heads
+        # (batch*length, 3*hidden) -> three (batch, heads, length, head_dim) arrays.
+        qkv = layer.qkv(x).reshape(batch, length, 3, heads, head_dim).transpose(2, 0, 3, 1, 4)
+        query, key, value = qkv[0], qkv[1], qkv[2]
+        scores = query @ key.transpose(0, 1, 3, 2) + key_bias
+        weights = _softmax(scores)
+        context = (weights @ value).transpose(0, 2, 1, 3).reshape(batch * length, -1)
+        return layer.attention_out(np.ascontiguousarray(context))
+
+    def _layer_norm(self, x: F32, norm: _Norm) -> F32:
+        mean: F32 = x.mean(axis=-1, keepdims=True)
+        centred = x - mean
+        variance: F32 = np.mean(centred * centred, axis=-1, keepdims=True)
+        centred /= np.sqrt(variance + np.float32(self.config.layer_norm_eps))
+        return centred * norm.gain + norm.bias
+
+
+def _softmax(scores: F32) -> F32:
+    # In place: the score tensor is the largest array of a forward pass.
+    scores -= scores.max(axis=-1, keepdims=True)
+    np.exp(scores, out=scores)
+    scores /= scores.sum(axis=-1, keepdims=True)
+    return scores
+
+
+class _Tensors:
+    """Fetches named tensors as read-only float32 arrays, Linear weights transposed."""
+
+    def __init__(self, tensors: Mapping[str, npt.NDArray[Any]]) -> None:
+        self._tensors = tensors
+
+    def __call__(self, name: str) -> F32:
+        try:
+            tensor = self._tensors[name]
+        except KeyError:
+            raise ValueError(f"The weights lack {name!r}: not a BERT export.") from None
+        return _frozen(tensor)
+
+    def dense(self, prefix: str) -> _Dense:
+        return _Dense(weight=_frozen(self(prefix + ".weight").T), bias=self(prefix + ".bias"))
+
+    def norm(self, prefix: str) -> _Norm:
+        return _Norm(gain=self(prefix + ".weight"), bias=self(prefix + ".bias"))
+
+
+def _frozen(array: npt.NDArray[Any]) -> F32:
+    """A contiguous float32 copy nobody can write to: weights are shared between threads."""
+    frozen = np.array(array, dtype=np.float32, order="C")
+    frozen.flags.writeable = False
+    return frozen
