@@ -212,6 +212,32 @@ class SafetySettings(_Section):
         return value
 
 
+class MemorySettings(_Section):
+    enabled: bool = Field(
+        default=True,
+        description="Remember across chats: summaries, extracted facts and retrieval of "
+        "earlier messages into the prompt.",
+    )
+    embedder: str = Field(
+        default="minilm",
+        description="Embedding model for retrieval: minilm (all-MiniLM-L6-v2, 384-d, run with "
+        "numpy), wordllama (static 256-d, fastest) or fake (tests only).",
+    )
+    top_k: int = Field(default=8, ge=0, le=100, description="Memories retrieved per reply.")
+    token_budget: int = Field(
+        default=400, ge=0, le=100_000, description="Prompt tokens memory may take per reply."
+    )
+    summary_every: int = Field(
+        default=6,
+        ge=1,
+        le=1000,
+        description="Update a conversation's rolling summary every this many replies.",
+    )
+    extract_facts: bool = Field(
+        default=True, description="Extract facts with the chat model after each reply."
+    )
+
+
 class Settings(BaseSettings):
     """Every setting of an Afterdark instance."""
 
@@ -241,6 +267,7 @@ class Settings(BaseSettings):
     age: AgeSettings = Field(default_factory=AgeSettings)
     likeness: LikenessSettings = Field(default_factory=LikenessSettings)
     safety: SafetySettings = Field(default_factory=SafetySettings)
+    memory: MemorySettings = Field(default_factory=MemorySettings)
 
     @classmethod
     def settings_customise_sources(

@@ -3,7 +3,7 @@
 from afterdark.accounts.models import ApiToken, AuthSession, PasswordReset, Persona, User
 from afterdark.characters.models import Character, CharacterAsset, CharacterVersion
 from afterdark.chat.models import Conversation, Generation, Message
-from afterdark.memory.models import WorldBook
+from afterdark.memory.models import Memory, MemorySource, ReplyTrace, WorldBook
 from afterdark.privacy.models import UserKey
 from afterdark.safety.models import (
     AgeCheck,
@@ -28,6 +28,9 @@ __all__ = [
     "ModerationEvent",
     "PasswordReset",
     "Persona",
+    "Memory",
+    "MemorySource",
+    "ReplyTrace",
     "User",
     "UserKey",
     "WellbeingSettings",
