@@ -127,6 +127,9 @@ def make_settings(tmp_path: Path, base_url: str, **overrides: Any) -> Settings:
         "security": {"signups_per_hour": 10_000, "login_attempts": 10_000},
         # Loaded on first use instead: a test app starts in a fraction of a second.
         "safety": {"warm_classifier": False},
+        # Memory sends its own requests to the model after each reply; the memory tests
+        # switch it on (tests/memory), the rest keep the stand-in's request log to the chat.
+        "memory": {"enabled": False, "embedder": "fake"},
     }
     values.update(overrides)
     return Settings(**values)

@@ -15,10 +15,13 @@ from pathlib import Path
 from sqlalchemy import select
 
 from afterdark.characters import catalogue
-from afterdark.chat.generation import Generations
+from afterdark.chat.generation import GenerationJob, Generations
 from afterdark.config import ConfigError, Settings
 from afterdark.llm.base import LLMBackend
 from afterdark.llm.registry import create_backend
+from afterdark.memory.context import MemoryContext
+from afterdark.memory.jobs import InProcessJobs, JobRunner
+from afterdark.memory.pipeline import schedule_after_reply
 from afterdark.privacy.keyring import Keyring
 from afterdark.privacy.models import UserKey
 from afterdark.privacy.providers import create_key_provider
@@ -42,10 +45,13 @@ class Runtime:
     keyring: Keyring
     likeness: LikenessGuard
     limits: HardLimits
+    memory: MemoryContext
+    jobs: JobRunner
     limiter: RateLimiter = field(default_factory=MemoryRateLimiter)
 
     async def aclose(self) -> None:
         await self.generations.aclose()
+        await self.jobs.aclose()
         await self.backend.aclose()
         await self.database.dispose()
 
@@ -76,8 +82,26 @@ async def open_runtime(
     assert database.keyring is not None
     backend = backend or create_backend(settings.llm)
     limits = hard_limits(settings, likeness)
-    generations = Generations(database, backend, settings.chat.flush_interval, limits=limits)
+    memory = MemoryContext(database.keyring, settings.memory)
+    generations = Generations(
+        database, backend, settings.chat.flush_interval, limits=limits, memory=memory
+    )
     await generations.startup(recover=recover)
+    jobs = InProcessJobs()
+
+    def after_reply(job: GenerationJob) -> None:
+        assert job.message_id is not None
+        schedule_after_reply(
+            jobs,
+            database,
+            memory,
+            backend,
+            user_id=job.user_id,
+            conversation_id=job.conversation_id,
+            reply_id=job.message_id,
+        )
+
+    generations.after_reply = after_reply
     return Runtime(
         settings,
         database,
@@ -88,6 +112,8 @@ async def open_runtime(
         database.keyring,
         likeness,
         limits,
+        memory,
+        jobs,
     )
 
 

@@ -58,6 +58,7 @@ def test_users_create_characters_list_and_chat(env: dict[str, str], standin: Any
     conversation = chat.stderr.strip().split()[-1].rstrip("]")
 
     standin.reply = "Second reply."
+    before = len(standin.requests)  # memory's own requests follow the chat's
     again = run(
         [
             "chat",
@@ -73,7 +74,7 @@ def test_users_create_characters_list_and_chat(env: dict[str, str], standin: Any
     )
     assert again.returncode == 0, again.stderr
     assert again.stdout.strip() == "Second reply."
-    history = [m["content"] for m in standin.requests[-1]["messages"][1:]]
+    history = [m["content"] for m in standin.requests[before]["messages"][1:]]
     assert history[-3:] == ["Hi!", "Mind the stairs, they are steep.", "More?"]
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import update
 
@@ -25,6 +25,9 @@ from afterdark.safety import moderation
 from afterdark.safety.limits import Breach, HardLimits
 from afterdark.store.engine import Database
 
+if TYPE_CHECKING:
+    from afterdark.memory.context import MemoryContext
+
 log = logging.getLogger(__name__)
 
 
@@ -33,6 +36,8 @@ class Prefetch:
     overlaps the database work; its chunks wait in a queue until the generation runs."""
 
     def __init__(self, backend: LLMBackend, request: GenerationRequest) -> None:
+        # What went into the prompt, recorded with the reply ("why did she say that?").
+        self.trace: PromptTrace | None = None
         self._queue: asyncio.Queue[Chunk | Exception | None] = asyncio.Queue()
         self._task = asyncio.create_task(self._pump(backend, request))
 
@@ -61,6 +66,14 @@ SENTENCE_ENDS = set('.!?…"”*')  # checked on the chunk's last non-space char
 
 
 @dataclass(slots=True)
+class PromptTrace:
+    """The memories (ids) and lorebook entries ({book, entry, name}) a prompt held."""
+
+    memories: list[int] = field(default_factory=list)
+    lore: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class GenerationJob:
     generation_id: int
     conversation_id: int
@@ -83,8 +96,13 @@ class Generations:
         flush_interval: float,
         *,
         limits: HardLimits | None = None,
+        memory: MemoryContext | None = None,
     ) -> None:
         self.database = database
+        # Memory for prompts; ``after_reply`` is told of every completed reply (it queues
+        # the memory work: episodes, facts, the summary).
+        self.memory = memory
+        self.after_reply: Callable[[GenerationJob], None] | None = None
         # The hard limits every reply is screened against while it streams.
         self.limits = limits
         self.backend = backend
@@ -210,10 +228,17 @@ class Generations:
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
         )
+        saved = False
         try:
             await self.writer.finish(state)
+            saved = True
         except Exception:
             log.exception("saving generation %s failed", job.generation_id)
+        if saved and status == "complete" and job.message_id is not None and self.after_reply:
+            try:
+                self.after_reply(job)
+            except Exception:
+                log.exception("queueing memory work for generation %s failed", job.generation_id)
         stream.publish(
             "done",
             {

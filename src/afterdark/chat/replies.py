@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from afterdark.accounts import service as accounts_service
 from afterdark.accounts.models import User
 from afterdark.characters.service import character_prompt
-from afterdark.chat.generation import GenerationJob, Generations, Prefetch
+from afterdark.chat.generation import GenerationJob, Generations, Prefetch, PromptTrace
 from afterdark.chat.models import Conversation, Generation, Message
 from afterdark.chat.prompt import (
     HistoryMessage,
@@ -38,7 +38,8 @@ from afterdark.kit.clock import utcnow
 from afterdark.llm.base import GenerationRequest
 from afterdark.memory import worldbooks
 from afterdark.memory.lorebook import LoreResult, ScanInput, Timers, activate
-from afterdark.memory.models import WorldBook
+from afterdark.memory.models import ReplyTrace, WorldBook
+from afterdark.memory.prompting import MemoryPrompt, memory_for_prompt
 from afterdark.safety import content, moderation
 
 Mode = Literal["reply", "continue", "impersonate"]
@@ -209,7 +210,9 @@ async def _prefetch(
     persona = state.persona or await accounts_service.get_persona(session, user)
     character = state.character
     worlds = await worldbooks.enabled_books(session, state.conversation.user_id)
-    lore = _lore(state, worlds, history, generations.tokenizer.count)
+    book = worldbooks.combined(state.character.book, worlds)
+    lore = _lore(state, book, history, generations.tokenizer.count)
+    memory = await _memory(session, generations, state, history)
     inputs = PromptInputs(
         character=character_prompt(character),
         lore_before=lore.before,
@@ -218,6 +221,7 @@ async def _prefetch(
         persona=PersonaPrompt(name=persona.name, description=persona.description),
         history=history,
         scene=state.conversation.scene,
+        memory=memory.texts,
         mode=mode,
         # Only an explicit character needs to know whether the user may see explicit content.
         content_policy=content.policy(
@@ -235,12 +239,61 @@ async def _prefetch(
         rng_seed=state.conversation.id,
     )
     request = GenerationRequest(messages=prompt.messages, sampler=sampler, prefill=prompt.prefill)
-    return Prefetch(backend, request)
+    prefetch = Prefetch(backend, request)
+    prefetch.trace = PromptTrace(memory.ids, _lore_trace(book, lore.used, worlds))
+    return prefetch
+
+
+async def _memory(
+    session: AsyncSession,
+    generations: Generations,
+    state: ConversationState,
+    history: list[HistoryMessage],
+) -> MemoryPrompt:
+    """What the character remembers for this turn, found from the newest message."""
+    if generations.memory is None or not history:
+        return MemoryPrompt()
+    return await memory_for_prompt(
+        session,
+        generations.memory,
+        user_id=state.conversation.user_id,
+        character_id=state.character.id,
+        conversation_id=state.conversation.id,
+        query=history[-1].content,
+        in_history={m.id for m in history},
+        count_tokens=generations.tokenizer.count,
+    )
+
+
+def _lore_trace(
+    book: dict[str, Any], used: list[str], worlds: list[WorldBook]
+) -> list[dict[str, Any]]:
+    """The lorebook entries that went in: which book, which entry, and its name."""
+    names = {w.id: w.name for w in worlds}
+    entries = {str(e.get("id")): e for e in book.get("entries", []) if isinstance(e, dict)}
+    trace = []
+    for entry_id in used:
+        source, _, local = entry_id.partition(":")
+        entry = entries.get(entry_id, {})
+        name = str(entry.get("comment") or entry.get("name") or "")
+        if not name:
+            keys = entry.get("keys") or []
+            name = ", ".join(str(k) for k in keys[:3]) if isinstance(keys, list) else ""
+        world = int(source[1:]) if source.startswith("w") and source[1:].isdigit() else None
+        trace.append(
+            {
+                "book": "character" if world is None else f"world:{world}",
+                "book_name": "" if world is None else names.get(world, ""),
+                "entry": local,
+                "name": name[:120],
+            }
+        )
+    return trace
 
 
 def _lore(
     state: ConversationState,
-    worlds: list[WorldBook],
+    book: dict[str, Any],
     history: list[HistoryMessage],
     count: Callable[[str], int],
 ) -> LoreResult:
@@ -255,7 +308,6 @@ def _lore(
         turn=sum(1 for m in history if m.role == "assistant"),
     )
     timers = Timers.from_json(state.conversation.lore_timers)
-    book = worldbooks.combined(state.character.book, worlds)
     result = activate(book, scan, timers=timers, count_tokens=count)
     if result.timers != timers:
         state.conversation.lore_timers = result.timers.to_json()
@@ -289,6 +341,13 @@ async def _launch(
         status="streaming",
     )
     session.add(generation)
+    trace = prefetch.trace
+    if reply is not None and trace is not None and (trace.memories or trace.lore):
+        record = await session.scalar(select(ReplyTrace).where(ReplyTrace.message_id == reply.id))
+        if record is None:
+            record = ReplyTrace(message_id=reply.id, user_id=state.conversation.user_id)
+            session.add(record)
+        record.memories, record.lore = trace.memories, trace.lore
     state.conversation.updated_at = utcnow()
     await session.flush()
     await session.commit()

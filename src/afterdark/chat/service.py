@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +22,9 @@ from afterdark.kit.clock import utcnow
 from afterdark.llm.base import SamplerSettings
 from afterdark.safety import content, moderation
 from afterdark.safety.limits import HardLimits
+
+if TYPE_CHECKING:
+    from afterdark.memory.context import MemoryContext
 
 
 @dataclass
@@ -205,6 +209,7 @@ async def delete_conversation(session: AsyncSession, user: User, conversation_id
         raise ConflictError("A reply is still being written; stop it before deleting.")
     await session.delete(state.conversation)
     await session.flush()
+    await _forget_derived(session, user.id)
 
 
 def ensure_idle(state: ConversationState, message: Message | None = None) -> None:
@@ -222,7 +227,9 @@ async def edit_message(
     *,
     max_chars: int,
     limits: HardLimits | None = None,
+    memory: MemoryContext | None = None,
 ) -> tuple[ConversationState, Message]:
+    """Change a message's text; what memory made of it (its episode) is made again."""
     state, message = await get_message_state(session, user, message_id)
     ensure_idle(state, message)
     content = check_content(content, max_chars=max_chars, allow_empty=True)
@@ -235,6 +242,10 @@ async def edit_message(
         message.status, message.error = "complete", None
     state.conversation.updated_at = utcnow()
     await session.flush()
+    if memory is not None and memory.settings.enabled:
+        from afterdark.memory.episodes import rederive_message  # memory builds on chat
+
+        await rederive_message(session, memory, user, message)
     return state, message
 
 
@@ -255,7 +266,15 @@ async def delete_message(session: AsyncSession, user: User, message_id: int) -> 
     await session.delete(message)
     state.conversation.updated_at = utcnow()
     await session.flush()
+    await _forget_derived(session, user.id)
     return await load_state(session, state.conversation)
+
+
+async def _forget_derived(session: AsyncSession, user_id: int) -> None:
+    """Memories made only from messages that are gone go with them."""
+    from afterdark.memory.pipeline import after_messages_deleted  # memory builds on chat
+
+    await after_messages_deleted(session, user_id)
 
 
 def select_path_to(state: ConversationState, message: Message) -> None:
