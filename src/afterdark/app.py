@@ -22,6 +22,7 @@ from afterdark.web import (
     chat,
     content,
     health,
+    memory,
     pages,
     privacy,
     wellbeing,
@@ -56,7 +57,7 @@ def create_app(settings: Settings, *, backend: LLMBackend | None = None) -> Fast
     )
     register_error_handlers(app)
     routers = (health, auth, characters, worldbooks, chat, wellbeing, privacy, age, content, admin)
-    for module in (*routers, pages):
+    for module in (*routers, memory, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # A message may be up to max_message_chars of 4-byte characters, plus JSON overhead.

@@ -34,13 +34,19 @@ SECRET_PERSONA = "Quartz-heron-8812"
 SECRET_CHARACTER = "Velvet-comet-5520"
 SECRET_SCENE = "Saffron-harbour-1187"
 SECRET_WORLD = "Cobalt-orchard-6402"
+SECRET_MEMORY = "Juniper-sextant-2958"
 CARD = CARDS / "choral_Default-chan_v3.png"
 CARD_NAME = b"Default-chan"  # the imported card's character name
 
 
 @pytest.fixture
 def settings(tmp_path: Path, standin: Any, database_url: str) -> Settings:
-    return make_settings(tmp_path, standin.base_url, database_url=database_url)
+    return make_settings(
+        tmp_path,
+        standin.base_url,
+        database_url=database_url,
+        memory={"embedder": "fake", "extract_facts": False},
+    )
 
 
 async def raw_bytes(app: Any, settings: Settings, request: pytest.FixtureRequest) -> bytes:
@@ -85,6 +91,11 @@ async def fill(http: httpx.AsyncClient, standin: Any, tag: str) -> int:
         json={"content": f"{SECRET_MESSAGE}{tag}"},
     )
     await events_of(http, turn.json()["generation_id"])
+    note = await http.post(
+        f"/api/v1/characters/{conversation['character']['id']}/memories",
+        json={"text": f"The user once mentioned {SECRET_MEMORY}{tag}.", "pinned": True},
+    )
+    assert note.status_code == 201, note.text
     return int(conversation["id"])
 
 
@@ -99,6 +110,28 @@ async def sealed_message(app: Any, conversation_id: int) -> tuple[int, int, byte
         ).first()
     assert row is not None
     return row.id, row.user_id, row.sealed
+
+
+async def memory_ids(app: Any, email: str) -> list[int]:
+    async with app.state.runtime.database.session() as session:
+        return list(
+            await session.scalars(
+                select(models.Memory.id)
+                .join(models.User, models.User.id == models.Memory.user_id)
+                .where(models.User.email == email)
+            )
+        )
+
+
+async def term_rows(app: Any, ids: list[int]) -> int:
+    """Rows of the blind lexical index that belong to these memories."""
+    database = app.state.runtime.database
+    column = "rowid" if database.is_sqlite else "memory_id"
+    async with database.session() as session:
+        found = await session.scalar(
+            text(f"SELECT count(*) FROM memory_terms WHERE {column} IN ({','.join(map(str, ids))})")
+        )
+    return int(found or 0)
 
 
 async def test_no_plaintext_before_deletion_and_nothing_recoverable_after(
@@ -127,7 +160,12 @@ async def test_no_plaintext_before_deletion_and_nothing_recoverable_after(
             SECRET_CHARACTER,
             SECRET_SCENE,
             SECRET_WORLD,
+            SECRET_MEMORY,
         )
+        await app.state.runtime.jobs.drain()  # the turn's episodes are written
+        gone_memories = await memory_ids(app, "leave@example.com")
+        assert len(gone_memories) >= 3  # the note and the turn's two episodes
+        assert await term_rows(app, gone_memories) == len(gone_memories)
         for secret in secrets:
             for tag in ("-gone", "-stay"):
                 assert f"{secret}{tag}".encode() not in before, secret
@@ -147,6 +185,9 @@ async def test_no_plaintext_before_deletion_and_nothing_recoverable_after(
         assert (await leaving.get("/api/v1/me")).status_code == 401
 
     after = await raw_bytes(app, settings, request)
+    assert await memory_ids(app, "leave@example.com") == []
+    assert await term_rows(app, gone_memories) == 0  # the index went with the memories
+    assert len(await memory_ids(app, "stay@example.com")) >= 3
     for secret in secrets:
         assert f"{secret}-gone".encode() not in after, secret
     assert len(list((settings.data_dir / "files").rglob("*"))) < files_before

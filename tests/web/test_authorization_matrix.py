@@ -100,7 +100,13 @@ async def test_no_endpoint_lets_another_user_near_the_owners_things(
             "/api/v1/worldbooks", files={"file": ("w.json", world.encode(), "application/json")}
         )
     ).json()["id"]
+    memory_id = (
+        await client.post(
+            f"/api/v1/characters/{character_id}/memories", json={"text": SECRET, "pinned": True}
+        )
+    ).json()["id"]
     ids = {
+        "memory_id": memory_id,
         "book_id": book_id,
         "character_id": character_id,
         "conversation_id": conversation["id"],
@@ -118,6 +124,7 @@ async def test_no_endpoint_lets_another_user_near_the_owners_things(
         "tokens": (await client.get("/api/v1/tokens")).json(),
         "sessions": (await client.get("/api/v1/sessions")).json(),
         "worldbook": (await client.get(f"/api/v1/worldbooks/{book_id}")).json(),
+        "memory": (await client.get(f"/api/v1/memories/{memory_id}")).json(),
     }
 
     schema = (await client.get("/openapi.json")).json()
@@ -146,7 +153,7 @@ async def test_no_endpoint_lets_another_user_near_the_owners_things(
         listed = await other.get("/api/v1/characters?mine=false")
         assert SECRET not in listed.text
         assert character_id not in [c["id"] for c in listed.json()]
-    assert checked >= 32  # every operation that takes an id, as of this writing
+    assert checked >= 41  # every operation that takes an id, as of this writing
 
     after = {
         "character": (await client.get(f"/api/v1/characters/{character_id}")).json(),
@@ -155,5 +162,6 @@ async def test_no_endpoint_lets_another_user_near_the_owners_things(
         "tokens": (await client.get("/api/v1/tokens")).json(),
         "sessions": (await client.get("/api/v1/sessions")).json(),
         "worldbook": (await client.get(f"/api/v1/worldbooks/{book_id}")).json(),
+        "memory": (await client.get(f"/api/v1/memories/{memory_id}")).json(),
     }
     assert after == before

@@ -163,6 +163,7 @@ def import_export(
     email: str = typer.Option("", help="Restore under another email than the exported one."),
 ) -> None:
     """Restore an exported account here, with a new password."""
+    from afterdark.memory.context import MemoryContext
     from afterdark.privacy.restore import import_user
     from afterdark.runtime import file_store
 
@@ -175,8 +176,14 @@ def import_export(
 
     async def main() -> str:
         async with database(settings) as db, db.session() as session:
+            assert db.keyring is not None
             user = await import_user(
-                session, file_store(settings), data, password=password, email=email
+                session,
+                file_store(settings),
+                data,
+                password=password,
+                email=email,
+                memory=MemoryContext(db.keyring, settings.memory),
             )
             await session.commit()
             return user.email

@@ -31,6 +31,7 @@ from afterdark.characters.models import Character, CharacterVersion
 from afterdark.chat.models import Conversation, Message
 from afterdark.kit.clock import utcnow
 from afterdark.memory import worldbooks
+from afterdark.memory.portable import export_memories
 from afterdark.safety import wellbeing
 from afterdark.safety.models import LikenessAttestation
 from afterdark.safety.schemas import WellbeingPublic
@@ -74,7 +75,8 @@ async def export_user(session: AsyncSession, files: FileStore, user: User) -> by
             ],
             "characters": characters,
             "conversations": conversations,
-            "not_included": "memories, images, audio and Sparks: not part of this version",
+            "memories": await export_memories(session, user),
+            "not_included": "images, audio and Sparks: not part of this version",
         }
         archive.writestr(MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2))
     return out.getvalue()

@@ -26,7 +26,9 @@ from afterdark.chat.models import Conversation, Message
 from afterdark.errors import ConflictError, InvalidInputError
 from afterdark.kit.clock import utcnow
 from afterdark.memory import worldbooks
+from afterdark.memory.context import MemoryContext
 from afterdark.memory.models import WorldBook
+from afterdark.memory.portable import restore_memories
 from afterdark.privacy.export import FORMAT, FORMAT_VERSION, MANIFEST
 from afterdark.safety import wellbeing
 from afterdark.safety.schemas import WellbeingPublic
@@ -46,8 +48,10 @@ async def import_user(
     *,
     password: str,
     email: str = "",
+    memory: MemoryContext | None = None,
 ) -> User:
-    """Create the exported user here, with a new password, and everything they had."""
+    """Create the exported user here, with a new password, and everything they had
+    (memories are indexed for retrieval when ``memory`` is given)."""
     try:
         members = dict(read_zip(data, LIMITS))
     except CardError as exc:
@@ -64,6 +68,15 @@ async def import_user(
     for entry in manifest.get("conversations", []):
         body = json.loads(members[entry["file"]])
         await _conversation(session, user, body, characters, seen)
+    await restore_memories(
+        session,
+        memory,
+        user,
+        manifest.get("memories") or [],
+        characters=characters,
+        conversations=seen.conversations,
+        messages=seen.messages,
+    )
     await session.flush()
     return user
 

@@ -134,6 +134,7 @@ async def edit_message(
         data.content,
         max_chars=runtime.settings.chat.max_message_chars,
         limits=runtime.limits,
+        memory=runtime.memory,
     )
     return views.message_public(message, state.tree)
 

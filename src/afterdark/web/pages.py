@@ -71,6 +71,11 @@ async def character(request: Request, character_id: Id) -> HTMLResponse:
     )
 
 
+@router.get("/characters/{character_id}/memory", response_class=HTMLResponse)
+async def memory(request: Request, character_id: Id) -> HTMLResponse:
+    return _page(request, "memory.html", page="memory", title="Memory", object_id=character_id)
+
+
 @router.get("/studio/new", response_class=HTMLResponse)
 async def studio_new(request: Request) -> HTMLResponse:
     return _page(request, "studio.html", page="studio", title="New character")

@@ -82,6 +82,7 @@ function renderHeader() {
   const c = state.conv;
   const who = document.getElementById("chat-who");
   who.href = url(`/characters/${c.character.id}`);
+  document.getElementById("open-memory").href = url(`/characters/${c.character.id}/memory`);
   document.getElementById("chat-name").textContent = c.character.name;
   document.getElementById("chat-sub").textContent =
     c.title && c.title !== c.character.name ? c.title.replace(/\*/g, "") : "";
