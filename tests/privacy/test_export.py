@@ -23,8 +23,12 @@ from afterdark.characters.schemas import CharacterCreate, CharacterUpdate
 from afterdark.chat import service as chat_service
 from afterdark.chat.models import Conversation, Message
 from afterdark.chat.schemas import ConversationCreate
+from afterdark.config import MemorySettings
 from afterdark.errors import ConflictError, InvalidInputError
-from afterdark.memory import worldbooks
+from afterdark.memory import retrieval, worldbooks
+from afterdark.memory import service as memory_service
+from afterdark.memory.context import MemoryContext
+from afterdark.memory.models import Memory
 from afterdark.privacy.export import export_user
 from afterdark.privacy.restore import import_user
 from afterdark.safety import wellbeing
@@ -148,6 +152,31 @@ async def test_export_then_import_restores_the_user(
             )
         await session.flush()
         root.active_child_id = question.id
+        context = MemoryContext(source.keyring, MemorySettings(embedder="fake"))  # type: ignore[arg-type]
+        old_fact = await memory_service.add_memory(
+            session,
+            context,
+            user,
+            character_id=made.id,
+            text="Kim works nights.",
+            kind="fact",
+            origin="extracted",
+            category="user",
+            source_ids=[question.id],
+        )
+        new_fact = await memory_service.add_memory(
+            session,
+            context,
+            user,
+            character_id=None,
+            text="Kim works days now.",
+            kind="fact",
+            origin="extracted",
+            category="user",
+            pinned=True,
+            source_ids=[question.id],
+        )
+        old_fact.superseded_by_id = new_fact.id
         await session.commit()
         expected_fields = {
             c.name: (versions.fields_of(c), c.version)
@@ -165,9 +194,31 @@ async def test_export_then_import_restores_the_user(
     assert "password" not in json.dumps(manifest)
 
     async with fresh.session() as session:
-        restored = await import_user(session, files_b, data, password="new password 1")
+        fresh_context = MemoryContext(fresh.keyring, MemorySettings(embedder="fake"))  # type: ignore[arg-type]
+        restored = await import_user(
+            session, files_b, data, password="new password 1", memory=fresh_context
+        )
         await session.commit()
         assert restored.age_check_method.endswith("+imported")
+        back = {
+            m.text: m
+            for m in await session.scalars(select(Memory).where(Memory.user_id == restored.id))
+        }
+        assert set(back) == {"Kim works nights.", "Kim works days now."}
+        day, night = back["Kim works days now."], back["Kim works nights."]
+        assert (day.pinned, day.character_id, night.superseded_by_id) == (True, None, day.id)
+        [source_message] = await memory_service.sources(session, restored, day)
+        assert source_message.content == "Hi ✨"
+        found = await retrieval.recall(
+            session,
+            fresh.keyring,  # type: ignore[arg-type]
+            await fresh_context.embedder(),
+            user_id=restored.id,
+            character_id=night.character_id or 0,
+            query="when does Kim work",
+            k=5,
+        )
+        assert day.id in [r.memory.id for r in found]  # indexed again on import
         assert (
             await accounts_service.authenticate(session, "kim@example.com", "new password 1")
         ).id == restored.id
