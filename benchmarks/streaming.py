@@ -127,6 +127,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=str(Path(sys.executable).with_name("afterdark")),
         help="the afterdark executable (default: the one beside this Python)",
     )
+    parser.add_argument(
+        "--memory",
+        action="store_true",
+        help="keep memory on: after each reply it embeds the turn and asks the stand-in for "
+        "facts, so the stand-in serves more than the chats (off: the relay alone is measured; "
+        "benchmarks/memory_locomo.py measures memory)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument("--keep", action="store_true", help="keep the data folder and logs")
     args = parser.parse_args(argv)

@@ -110,6 +110,8 @@ def running_stack(args: argparse.Namespace) -> Iterator[Stack]:
         # Loading the hard limits' classifier is a start-up cost (seconds of imports) that
         # would land in the first level's figures; lorem replies never need it afterwards.
         "AFTERDARK_SAFETY__WARM_CLASSIFIER": "false",
+        # Memory's after-reply work sends its own requests to the stand-in (see --memory).
+        "AFTERDARK_MEMORY__ENABLED": "true" if getattr(args, "memory", False) else "false",
     }
     env.pop("AFTERDARK_CONFIG_FILE", None)
     processes: list[subprocess.Popen[bytes]] = []
