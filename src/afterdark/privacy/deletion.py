@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from afterdark.accounts.models import User
 from afterdark.characters.models import Character, CharacterAsset
+from afterdark.memory import blind, vectors
 from afterdark.privacy.keyring import Keyring
 from afterdark.store.engine import KEYRING, Database
 from afterdark.store.files import FileStore
@@ -31,8 +32,12 @@ async def delete_account(session: AsyncSession, files: FileStore, user: User) ->
     keyring: Keyring | None = session.sync_session.info.get(KEYRING)
     if keyring is not None:
         await keyring.shred(session, user.id)
+        blind.forget(keyring, user.id)
     await session.execute(delete(User).where(User.id == user.id))
     files.delete_after_commit(session, keys)
+    # Decrypted vectors and the derived index key held in this process go too (the blind
+    # index rows go with the memories, by cascade).
+    vectors.forget_user(user.id)
 
 
 async def scrub(database: Database) -> None:
