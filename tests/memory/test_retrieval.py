@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from afterdark.accounts.models import User
 from afterdark.characters.models import Character
 from afterdark.kit.clock import utcnow
-from afterdark.memory import retrieval, vectors
+from afterdark.memory import blind, lexical, retrieval, vectors
 from afterdark.memory.embeddings import Embedder, FakeEmbedder, create_embedder
 from afterdark.memory.index import index_memories, reindex_scope, unindex
 from afterdark.memory.models import Memory
@@ -153,6 +153,36 @@ async def test_bm25_ranks_the_rarer_word_first(world: World) -> None:
         assert found[0][0] == rare.id
 
 
+async def test_lexical_search_past_other_scopes_and_common_words(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with world.db.session() as session:
+        # Moth's memories match better, so the index's best rows are all out of scope.
+        others = [memory(world.ada, world.moth, "kite kite kite") for _ in range(6)]
+        mine = memory(world.ada, world.lamp, "a kite over the long grey beach at noon")
+        common = [memory(world.ada, world.lamp, f"a walk, day {n}") for n in range(5)]
+        rare = memory(world.ada, world.lamp, "a walk to the lighthouse")
+        await index_memories(session, world.keyring, FAKE, [*others, mine, *common, rare])
+        key = await blind.index_key(session, world.keyring, world.ada)
+        assert key is not None
+
+        async def search(words: str, limit: int) -> list[int]:
+            found = await lexical.search(
+                session,
+                user_id=world.ada,
+                character_id=world.lamp,
+                terms=blind.blind_terms(key, blind.tokenize(words)),
+                limit=limit,
+            )
+            return [memory_id for memory_id, _ in found]
+
+        assert await search("kite", 1) == [mine.id]
+        assert set(await search("walk lighthouse", 10)) == {rare.id, *(m.id for m in common)}
+        # With room for 3 rows only, "walk" (6 rows) is dropped and "lighthouse" kept.
+        monkeypatch.setattr(lexical, "MATCH_BUDGET", 3)
+        assert await search("walk lighthouse", 10) == [rare.id]
+
+
 def test_vectors_round_trip() -> None:
     row = FAKE.embed(["a quiet evening by the sea"])[0]
     stored = vectors.encode_vector(row)
@@ -168,17 +198,40 @@ def test_scope_vectors_add_remove_and_rank() -> None:
     rows = FAKE.embed(["tea with lemon", "a red bicycle", "lemon cake"])
     scope = vectors.ScopeVectors.empty(FAKE.dim)
     scope.add([1, 2], rows[:2])
+    before = scope.snapshot()
     scope.add([3], rows[2:])
     query = FAKE.embed(["lemon"])[0]
-    ranked = [memory_id for memory_id, _ in scope.top(query, 2)]
-    assert set(ranked) == {1, 3}
+    assert {memory_id for memory_id, _ in scope.snapshot().rank(query, 2)} == {1, 3}
+    assert len(before) == 2  # a search running on an older snapshot is not disturbed
     scope.add([1], rows[1:2])  # re-indexed with other text: replaced, not doubled
     assert len(scope) == 3
-    assert scope.top(query, 1)[0][0] == 3
+    assert scope.snapshot().rank(query, 1)[0][0] == 3
+    scope.add([0], rows[:1])  # an older id coming back keeps the ids in order
+    assert list(scope.snapshot().ids) == [0, 1, 2, 3]
     scope.remove([3])
-    assert [memory_id for memory_id, _ in scope.top(query, 5)] != []
-    assert len(scope) == 2
-    assert 3 not in {memory_id for memory_id, _ in scope.top(query, 5)}
+    ranked = scope.snapshot().rank(query, 5)
+    assert len(ranked) == 3
+    assert 3 not in {memory_id for memory_id, _ in ranked}
+    assert set(scope.snapshot().cosines(query, [0, 3, 9])) == {0}
+
+
+def test_big_scopes_are_prefiltered_by_sign_bits(monkeypatch: pytest.MonkeyPatch) -> None:
+    generator = np.random.default_rng(3)
+    rows = generator.normal(size=(3000, 64)).astype(np.float32)
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    scope = vectors.ScopeVectors(np.arange(3000, dtype=np.int64), rows)
+    queries = rows[:20] + generator.normal(scale=0.3, size=(20, 64)).astype(np.float32)
+    exact = [scope.snapshot().rank(q / np.linalg.norm(q), 10) for q in queries]
+    monkeypatch.setattr(vectors, "EXACT_ROWS", 1000)
+    monkeypatch.setattr(vectors, "PREFILTER_ROWS", 600)
+    quick = [scope.snapshot().rank(q / np.linalg.norm(q), 10) for q in queries]
+    same = sum(
+        len({i for i, _ in a} & {i for i, _ in b}) for a, b in zip(exact, quick, strict=True)
+    )
+    assert same >= 0.9 * 200
+    # The scores that come back are exact cosines, best first.
+    for ranked in quick:
+        assert [score for _, score in ranked] == sorted((s for _, s in ranked), reverse=True)
 
 
 async def test_recall_fuses_both_sides_and_skips_superseded(world: World) -> None:

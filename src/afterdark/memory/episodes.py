@@ -151,8 +151,9 @@ async def remember(
             dirty.append((episode, context_line))
         kept[message.id] = episode
     if dirty:
-        # One batch for the turn; a reply is embedded after the line it answers, so "yes,
-        # that one" is found by what it was about.
+        # One batch for the turn; a reply's lexical terms include the line it answers, so
+        # "yes, that one" is found by what it was about (its vector is of its own text:
+        # embedding the pair measured worse on LoCoMo, docs/benchmarks.md).
         await index.index_memories(
             session,
             context.keyring,

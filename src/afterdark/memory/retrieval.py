@@ -1,4 +1,4 @@
-"""Hybrid recall: the blind lexical index and exact vector search, fused by rank.
+"""Hybrid recall: the blind lexical index and the in-process vector search, fused.
 
 Each side gives its best candidates for the query within one scope. They are fused either
 by scaling each side's scores to [0, 1] over the candidates and adding them (the default:
@@ -31,7 +31,8 @@ class Weights:
 
     ``fusion`` "scores": each side's scores are min-max scaled over the candidates and
     summed with the side's weight; "rrf": reciprocal rank fusion, weight / (rrf_k + rank).
-    Boosts are fractions of the best fused score possible.
+    Boosts are fractions of the best fused score possible; recency halves every
+    ``half_life_days`` from when the memory happened, importance counts from 0.5.
     """
 
     fusion: Literal["scores", "rrf"] = "scores"
@@ -83,12 +84,22 @@ async def vector_ranking(
     *,
     user_id: int,
     character_id: int | None,
-    query: vectors.Matrix,
+    query: str,
     limit: int,
-    wanted: Sequence[int] = (),
-) -> tuple[list[tuple[int, float]], dict[int, float]]:
-    """The scope's nearest memories to an embedded query, (memory id, cosine) best first,
-    and the cosine of each ``wanted`` memory of the scope."""
+) -> list[tuple[int, float]]:
+    """The scope's nearest memories to a query: (memory id, cosine), best first."""
+    snapshot = await _snapshot(session, keyring, embedder, user_id, character_id)
+    vector = (await asyncio.to_thread(embedder.embed, [query]))[0]
+    return await asyncio.to_thread(snapshot.rank, vector, limit)
+
+
+async def _snapshot(
+    session: AsyncSession,
+    keyring: Keyring,
+    embedder: Embedder,
+    user_id: int,
+    character_id: int | None,
+) -> vectors.Snapshot:
     scope = await vectors.scope_vectors(
         session,
         keyring,
@@ -97,7 +108,7 @@ async def vector_ranking(
         embedder=embedder.name,
         dim=embedder.dim,
     )
-    return await vectors.search(scope, query, limit, wanted)
+    return scope.snapshot()
 
 
 async def recall(
@@ -119,24 +130,22 @@ async def recall(
     if k <= 0 or not query.strip():
         return []
     n = max(weights.candidates, k)
-    # The model runs in a thread while the lexical query runs on the database.
-    embedding = asyncio.ensure_future(asyncio.to_thread(embedder.embed, [query]))
+    snapshot = await _snapshot(session, keyring, embedder, user_id, character_id)
+
+    def embed_and_rank() -> tuple[vectors.Matrix, list[tuple[int, float]]]:
+        vector = embedder.embed([query])[0]
+        return vector, snapshot.rank(vector, n)
+
+    # The model and the vector scan run in a thread while the database runs the lexical
+    # query: the two sides cost about the same, so this nearly halves the wait.
+    vector_side = asyncio.ensure_future(asyncio.to_thread(embed_and_rank))
     try:
         lexical_hits = await lexical_ranking(
             session, keyring, user_id=user_id, character_id=character_id, query=query, limit=n
         )
     finally:
-        query_vector = (await embedding)[0]
-    vector_hits, cosines = await vector_ranking(
-        session,
-        keyring,
-        embedder,
-        user_id=user_id,
-        character_id=character_id,
-        query=query_vector,
-        limit=n,
-        wanted=[memory_id for memory_id, _ in lexical_hits],
-    )
+        query_vector, vector_hits = await vector_side
+    cosines = snapshot.cosines(query_vector, [memory_id for memory_id, _ in lexical_hits])
     lexical_rank = {memory_id: rank for rank, (memory_id, _) in enumerate(lexical_hits, 1)}
     vector_rank = {memory_id: rank for rank, (memory_id, _) in enumerate(vector_hits, 1)}
     cosines.update(vector_hits)
@@ -150,14 +159,12 @@ async def recall(
         return []
 
     scores = await _boosted(
-        session, fused, user_id, character_id, now or utcnow(), weights, best_possible
+        session, fused, k, user_id, character_id, now or utcnow(), weights, best_possible
     )
-    best = sorted(scores, key=lambda memory_id: (-scores[memory_id], -memory_id))[:k]
-    loaded = {m.id: m for m in await session.scalars(select(Memory).where(Memory.id.in_(best)))}
+    best = sorted(scores, key=lambda pair: (-pair[1], -pair[0].id))[:k]
     return [
-        Recalled(loaded[i], scores[i], lexical_rank.get(i), vector_rank.get(i))
-        for i in best
-        if i in loaded
+        Recalled(memory, score, lexical_rank.get(memory.id), vector_rank.get(memory.id))
+        for memory, score in best
     ]
 
 
@@ -204,40 +211,49 @@ def _unit_scale(values: list[float]) -> list[float]:
 async def _boosted(
     session: AsyncSession,
     fused: dict[int, float],
+    k: int,
     user_id: int,
     character_id: int | None,
     now: datetime,
     weights: Weights,
     unit: float,
-) -> dict[int, float]:
-    """Fused scores plus the boosts, for candidates still in scope and not superseded.
+) -> list[tuple[Memory, float]]:
+    """The final scores (fused plus boosts) of every candidate that can reach the top k.
 
-    Reads plain columns only: the few memories finally returned are the only ones opened.
-    The check is repeated here because the vector cache may lag behind another session's
-    edits (a fact superseded, a memory moved to another character, a rollback).
+    Only those are loaded (and opened): the boosts are bounded, so a candidate whose fused
+    score is more than their range below the k-th can never climb into the top k. Scope and
+    supersession are checked again on the loaded rows, as the vector cache may lag behind
+    another session's edits (a fact superseded, a memory moved, a rollback).
     """
-    rows = await session.execute(
-        select(
-            Memory.id,
-            Memory.user_id,
-            Memory.character_id,
-            Memory.superseded_by_id,
-            Memory.happened_at,
-            Memory.created_at,
-            Memory.importance,
-        ).where(Memory.id.in_(list(fused)))
-    )
-    scores: dict[int, float] = {}
-    for memory_id, owner, character, superseded, happened, created, importance in rows:
-        if owner != user_id or superseded is not None:
-            continue
-        if character is not None and character != character_id:
-            continue
-        boost = weights.importance * (importance - 0.5)
-        if weights.recency:
-            age_days = max((now - as_utc(happened or created)).total_seconds(), 0.0) / 86400
-            boost += weights.recency * 0.5 ** (age_days / weights.half_life_days)
-        scores[memory_id] = fused[memory_id] + boost * unit
+    order = sorted(fused, key=lambda memory_id: (-fused[memory_id], -memory_id))
+    reach = (weights.recency + weights.importance) * unit
+    scores: list[tuple[Memory, float]] = []
+    done = 0
+    while done < len(order):
+        if len(scores) >= k:
+            floor = sorted(fused[memory.id] for memory, _ in scores)[-k] - reach
+            wanted = [i for i in order[done:] if fused[i] >= floor]
+        else:
+            # Enough for the top k with a few spare (some may turn out to be out of scope),
+            # and everything the boosts could lift past the k-th: one query as a rule.
+            wanted = order[done : done + k - len(scores) + 4]
+            floor = fused[order[min(done + k, len(order)) - 1]] - reach
+            wanted += [i for i in order[done + len(wanted) :] if fused[i] >= floor]
+        if not wanted:
+            break
+        done += len(wanted)
+        rows = await session.scalars(select(Memory).where(Memory.id.in_(wanted)))
+        for memory in rows:
+            if memory.user_id != user_id or memory.superseded_by_id is not None:
+                continue
+            if memory.character_id is not None and memory.character_id != character_id:
+                continue
+            boost = weights.importance * (memory.importance - 0.5)
+            if weights.recency:
+                when = as_utc(memory.happened_at or memory.created_at)
+                age_days = max((now - when).total_seconds(), 0.0) / 86400
+                boost += weights.recency * 0.5 ** (age_days / weights.half_life_days)
+            scores.append((memory, fused[memory.id] + boost * unit))
     return scores
 
 
