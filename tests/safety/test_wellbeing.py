@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import ValidationError
@@ -105,8 +106,16 @@ async def test_days_follow_the_users_time_zone(setup: tuple[Database, User, int]
 async def test_nudges_and_hard_stop(setup: tuple[Database, User, int]) -> None:
     db, user, cid = setup
     now = datetime.now(UTC)
+    # The limits count the user's own day: pick a time zone where the last 70 minutes fall
+    # on one day whatever the hour of the run (just after midnight UTC, Tokyo is mid-morning).
+    tz = next(
+        name
+        for name in ("UTC", "Asia/Tokyo", "America/Los_Angeles")
+        if 2 <= now.astimezone(ZoneInfo(name)).hour < 22
+    )
     await add_messages(db, cid, [now - timedelta(minutes=m) for m in range(70, -1, -10)])
     async with db.session() as session:
+        await wellbeing.update_settings(session, user, WellbeingPublic(timezone=tz))
         report = await wellbeing.usage(session, user)
         assert report.current_session_minutes >= 70
         assert report.nudge is not None
@@ -115,7 +124,7 @@ async def test_nudges_and_hard_stop(setup: tuple[Database, User, int]) -> None:
         assert "plan" not in report.nudge.message.lower()
 
         await wellbeing.update_settings(
-            session, user, WellbeingPublic(daily_messages=5, break_minutes=None)
+            session, user, WellbeingPublic(daily_messages=5, break_minutes=None, timezone=tz)
         )
         report = await wellbeing.usage(session, user)
         assert report.nudge is not None
@@ -123,14 +132,16 @@ async def test_nudges_and_hard_stop(setup: tuple[Database, User, int]) -> None:
         await wellbeing.check_limits(session, user)  # only a reminder without hard stop
 
         await wellbeing.update_settings(
-            session, user, WellbeingPublic(daily_messages=5, hard_stop=True)
+            session, user, WellbeingPublic(daily_messages=5, hard_stop=True, timezone=tz)
         )
         with pytest.raises(RateLimitedError, match="resets at midnight"):
             await wellbeing.check_limits(session, user)
 
         # Reminders off: no banner, but the hard stop the user asked for still holds.
         await wellbeing.update_settings(
-            session, user, WellbeingPublic(daily_messages=5, hard_stop=True, nudges=False)
+            session,
+            user,
+            WellbeingPublic(daily_messages=5, hard_stop=True, nudges=False, timezone=tz),
         )
         assert (await wellbeing.usage(session, user)).nudge is None
         with pytest.raises(RateLimitedError, match="8 messages today; you set 5 messages"):
