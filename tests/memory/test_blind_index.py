@@ -10,8 +10,6 @@ import pytest
 from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from afterdark.accounts.models import User
-from afterdark.kit.clock import utcnow
 from afterdark.memory import blind, lexical
 from afterdark.memory.embeddings import FakeEmbedder
 from afterdark.memory.index import index_memories
@@ -20,6 +18,7 @@ from afterdark.privacy.keyring import Keyring
 from afterdark.store.engine import Database
 from afterdark.store.migrate import upgrade
 from tests.conftest import fresh_keyring
+from tests.memory.helpers import users_named
 
 pytestmark = pytest.mark.xdist_group("postgres")
 
@@ -40,15 +39,7 @@ async def setup(database_url: str) -> AsyncIterator[Setup]:
     db = Database(database_url, keyring=keyring)
     await upgrade(db)
     async with db.session() as session:
-        users = [
-            User(
-                email=f"{name}@example.com",
-                password_hash="-",
-                age_checked_at=utcnow(),
-                age_check_method="test",
-            )
-            for name in ("ada", "bo")
-        ]
+        users = users_named("ada", "bo")
         session.add_all(users)
         await session.commit()
         ids = (users[0].id, users[1].id)

@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from afterdark.accounts.models import User
 from afterdark.characters.models import Character
 from afterdark.kit.clock import utcnow
 from afterdark.memory import blind, lexical, retrieval, vectors
@@ -24,6 +23,7 @@ from afterdark.privacy.keyring import Keyring
 from afterdark.store.engine import Database
 from afterdark.store.migrate import upgrade
 from tests.conftest import fresh_keyring
+from tests.memory.helpers import users_named
 
 pytestmark = pytest.mark.xdist_group("postgres")
 
@@ -46,15 +46,7 @@ async def world(database_url: str) -> AsyncIterator[World]:
     db = Database(database_url, keyring=keyring)
     await upgrade(db)
     async with db.session() as session:
-        users = [
-            User(
-                email=f"{name}@example.com",
-                password_hash="-",
-                age_checked_at=utcnow(),
-                age_check_method="test",
-            )
-            for name in ("ada", "bo")
-        ]
+        users = users_named("ada", "bo")
         session.add_all(users)
         await session.flush()
         characters = [
