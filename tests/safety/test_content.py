@@ -108,8 +108,19 @@ async def test_explicit_content_needs_a_check_and_an_opt_in(
     assert codes[:3] == [200, 200, 200]
     assert codes[3] == 201
     conversation = (await client.get("/api/v1/conversations")).json()[0]["id"]
+    note = await client.post(f"/api/v1/characters/{cid}/memories", json={"text": "A note."})
+    assert note.status_code == 201, note.text
+    memory = note.json()["id"]
 
     # Turned off again: out of reach at once, yet still the user's to delete.
     assert not (await client.put("/api/v1/me/content", json={"explicit": False})).json()["explicit"]
     assert (await client.get(f"/api/v1/conversations/{conversation}")).status_code == 403
+    for path in (
+        f"/api/v1/characters/{cid}/memories",
+        f"/api/v1/characters/{cid}/memories/last-reply",
+        f"/api/v1/memories/{memory}",
+        f"/api/v1/memories/{memory}/sources",
+    ):
+        assert (await client.get(path)).status_code == 403, path
+    assert (await client.delete(f"/api/v1/memories/{memory}")).status_code == 204
     assert (await client.delete(f"/api/v1/conversations/{conversation}")).status_code == 204
