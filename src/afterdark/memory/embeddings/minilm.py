@@ -34,6 +34,18 @@ BATCH_SIZE = 32
 PAD_SLACK = 16
 
 
+def _one_blas_thread() -> None:
+    """Keep numpy's BLAS to one thread in this process.
+
+    A question is embedded while the chat model (llama.cpp, every core) and other requests
+    run: OpenBLAS's own threads then fight them, and one question measured about 110 ms
+    instead of 16 ms. One thread per call is what the memory benchmark measures, too.
+    """
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+    threadpool_limits(limits=1, user_api="blas")
+
+
 def model_folder() -> Path:
     """The folder with all-MiniLM-L6-v2's files inside the installed package."""
     spec = importlib.util.find_spec(MODEL_PACKAGE)
@@ -70,6 +82,7 @@ class MiniLM:
             raise EmbedderUnavailableError(f"{folder} is not a mean-pooling model.")
         settings = json.loads((folder / "sentence_bert_config.json").read_text(encoding="utf-8"))
         tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        _one_blas_thread()
         return cls(BertEncoder.load(folder), tokenizer, int(settings["max_seq_length"]))
 
     def embed(self, texts: Sequence[str]) -> Vectors:
