@@ -119,3 +119,25 @@ async def test_a_note_the_user_adds_is_used_and_can_be_turned_off(
     standin.requests.clear()
     await say(user_client, conversation["id"], "Good evening again.")
     assert "Captain" not in system_prompt(standin.requests[0])
+
+
+async def test_memory_that_fails_never_stops_a_reply(
+    user_client: httpx.AsyncClient, app: Any, standin: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conversation = await start_conversation(user_client)
+    url = f"/api/v1/characters/{conversation['character']['id']}/memories"
+    assert (await user_client.post(url, json={"text": "Likes tea."})).status_code == 201
+
+    async def broken() -> Any:
+        raise RuntimeError("the embedding model could not be loaded")
+
+    monkeypatch.setattr(app.state.runtime.memory, "embedder", broken)
+    standin.reply = "Still here."
+    standin.requests.clear()
+    sent = await user_client.post(
+        f"/api/v1/conversations/{conversation['id']}/messages", json={"content": "Hello?"}
+    )
+    assert sent.status_code == 201, sent.text
+    done = (await events_of(user_client, sent.json()["generation_id"]))[-1]["data"]
+    assert (done["status"], done["content"]) == ("complete", "Still here.")
+    assert "Things you remember" not in system_prompt(standin.requests[0])

@@ -6,6 +6,7 @@ generation task writes to those rows), then starts the generation in the backgro
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
@@ -43,6 +44,7 @@ from afterdark.memory.prompting import MemoryPrompt, memory_for_prompt
 from afterdark.safety import content, moderation
 
 Mode = Literal["reply", "continue", "impersonate"]
+log = logging.getLogger(__name__)
 
 
 async def send(
@@ -253,16 +255,22 @@ async def _memory(
     """What the character remembers for this turn, found from the newest message."""
     if generations.memory is None or not history:
         return MemoryPrompt()
-    return await memory_for_prompt(
-        session,
-        generations.memory,
-        user_id=state.conversation.user_id,
-        character_id=state.character.id,
-        conversation_id=state.conversation.id,
-        query=history[-1].content,
-        in_history={m.id for m in history},
-        count_tokens=generations.tokenizer.count,
-    )
+    try:
+        return await memory_for_prompt(
+            session,
+            generations.memory,
+            user_id=state.conversation.user_id,
+            character_id=state.character.id,
+            conversation_id=state.conversation.id,
+            query=history[-1].content,
+            in_history={m.id for m in history},
+            count_tokens=generations.tokenizer.count,
+        )
+    except Exception:
+        # Memory helps a reply; it must never stop one (a model that fails to load, a row
+        # sealed under a key that no longer opens): the character answers without it.
+        log.exception("memory for conversation %s failed", state.conversation.id)
+        return MemoryPrompt()
 
 
 def _lore_trace(
