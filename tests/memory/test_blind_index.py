@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,8 +15,6 @@ from afterdark.memory.index import index_memories
 from afterdark.memory.models import Memory
 from afterdark.privacy.keyring import Keyring
 from afterdark.store.engine import Database
-from afterdark.store.migrate import upgrade
-from tests.conftest import fresh_keyring
 from tests.memory.helpers import users_named
 
 pytestmark = pytest.mark.xdist_group("postgres")
@@ -34,17 +31,15 @@ class Setup:
 
 
 @pytest.fixture
-async def setup(database_url: str) -> AsyncIterator[Setup]:
-    keyring = fresh_keyring()
-    db = Database(database_url, keyring=keyring)
-    await upgrade(db)
+async def setup(db: Database) -> Setup:
+    assert db.keyring is not None
+    keyring = db.keyring
     async with db.session() as session:
         users = users_named("ada", "bo")
         session.add_all(users)
         await session.commit()
         ids = (users[0].id, users[1].id)
-    yield Setup(db, keyring, ids)
-    await db.dispose()
+    return Setup(db, keyring, ids)
 
 
 async def remember(session: AsyncSession, keyring: Keyring, user_id: int, words: str) -> Memory:

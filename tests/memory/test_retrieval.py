@@ -4,7 +4,6 @@ the vector cache, re-embedding and the token budget, on SQLite and PostgreSQL.""
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -21,8 +20,6 @@ from afterdark.memory.index import index_memories, reindex_scope, unindex
 from afterdark.memory.models import Memory
 from afterdark.privacy.keyring import Keyring
 from afterdark.store.engine import Database
-from afterdark.store.migrate import upgrade
-from tests.conftest import fresh_keyring
 from tests.memory.helpers import users_named
 
 pytestmark = pytest.mark.xdist_group("postgres")
@@ -41,10 +38,9 @@ class World:
 
 
 @pytest.fixture
-async def world(database_url: str) -> AsyncIterator[World]:
-    keyring = fresh_keyring()
-    db = Database(database_url, keyring=keyring)
-    await upgrade(db)
+async def world(db: Database) -> World:
+    assert db.keyring is not None
+    keyring = db.keyring
     async with db.session() as session:
         users = users_named("ada", "bo")
         session.add_all(users)
@@ -56,8 +52,7 @@ async def world(database_url: str) -> AsyncIterator[World]:
         session.add_all(characters)
         await session.commit()
         made = World(db, keyring, users[0].id, users[1].id, characters[0].id, characters[1].id)
-    yield made
-    await db.dispose()
+    return made
 
 
 def memory(user_id: int, character_id: int | None, words: str, **fields: object) -> Memory:
