@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from afterdark.accounts.models import User
@@ -230,19 +230,16 @@ async def delete_all(session: AsyncSession, user: User, character_id: int | None
 async def _delete_ids(session: AsyncSession, user_id: int, ids: list[int]) -> None:
     if not ids:
         return
-    # Facts that a deleted fact had replaced come back into use.
-    await session.execute(
-        Memory.__table__.update()  # type: ignore[attr-defined]
-        .where(Memory.superseded_by_id.in_(ids))
-        .values(superseded_by_id=None)
-    )
     await index.unindex(session, user_id, ids)
-    for chunk in range(0, len(ids), 500):
-        await session.execute(delete(Memory).where(Memory.id.in_(ids[chunk : chunk + 500])))
-    doomed = set(ids)
-    for obj in list(session.identity_map.values()):
-        if isinstance(obj, Memory) and obj.id in doomed:
-            session.expunge(obj)  # gone from the database: the session must not flush it
+    # Chunks keep each statement under the databases' bound-parameter limits. These are ORM
+    # statements: memories loaded in this session are updated or dropped with the rows.
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        # Facts that a deleted fact had replaced come back into use.
+        await session.execute(
+            update(Memory).where(Memory.superseded_by_id.in_(chunk)).values(superseded_by_id=None)
+        )
+        await session.execute(delete(Memory).where(Memory.id.in_(chunk)))
     await session.flush()
 
 
