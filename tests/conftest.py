@@ -130,6 +130,8 @@ def make_settings(tmp_path: Path, base_url: str, **overrides: Any) -> Settings:
         # Memory sends its own requests to the model after each reply; the memory tests
         # switch it on (tests/memory), the rest keep the stand-in's request log to the chat.
         "memory": {"enabled": False, "embedder": "fake"},
+        # Replies are free unless a test is about Sparks (tests/credits).
+        "sparks": {"enabled": False},
     }
     values.update(overrides)
     return Settings(**values)

@@ -238,6 +238,49 @@ class MemorySettings(_Section):
     )
 
 
+class SparksSettings(_Section):
+    enabled: bool = Field(
+        default=True,
+        description="Charge Sparks for replies per the price list, with a free daily allowance. "
+        "Off: everything is free and no ledger entry is written.",
+    )
+    daily_allowance: int = Field(
+        default=200,
+        ge=0,
+        le=1_000_000,
+        description="Free Sparks granted at a user's first use each day (in their time zone).",
+    )
+    daily_cap: int = Field(
+        default=400,
+        ge=0,
+        le=10_000_000,
+        description="Free Sparks never pile up past this: the daily grant only tops up to it.",
+    )
+    reply_tokens_per_spark: int = Field(
+        default=100,
+        ge=1,
+        le=1_000_000,
+        description="A reply costs 1 Spark per this many tokens written (at least 1).",
+    )
+    reservation_minutes: int = Field(
+        default=30,
+        ge=1,
+        le=10_080,
+        description="A reply's reservation is released after this long if the reply never "
+        "finished (a crash).",
+    )
+    spark_price_cents: float = Field(
+        default=0.5,
+        ge=0,
+        le=10_000,
+        description="What one Spark costs in money, in cents of sparks.currency (for the "
+        "price list).",
+    )
+    currency: str = Field(
+        default="EUR", min_length=3, max_length=3, description="ISO 4217 currency code."
+    )
+
+
 class Settings(BaseSettings):
     """Every setting of an Afterdark instance."""
 
@@ -268,6 +311,7 @@ class Settings(BaseSettings):
     likeness: LikenessSettings = Field(default_factory=LikenessSettings)
     safety: SafetySettings = Field(default_factory=SafetySettings)
     memory: MemorySettings = Field(default_factory=MemorySettings)
+    sparks: SparksSettings = Field(default_factory=SparksSettings)
 
     @classmethod
     def settings_customise_sources(

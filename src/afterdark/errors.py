@@ -4,6 +4,7 @@
     ├── InvalidInputError (422)     a value is wrong; the message names it
     ├── AuthenticationError (401)   not logged in, or bad credentials
     ├── PermissionDeniedError (403) logged in, but not allowed (also: under age)
+    ├── PaymentRequiredError (402)  not enough Sparks for it
     ├── NotFoundError (404)         no such thing, or not yours (never tell which)
     ├── ConflictError (409)         the state does not allow it now
     └── RateLimitedError (429)      too many tries; retry_after says when to come back
@@ -37,6 +38,11 @@ class AuthenticationError(AfterdarkError):
 class PermissionDeniedError(AfterdarkError):
     status = 403
     code = "forbidden"
+
+
+class PaymentRequiredError(AfterdarkError):
+    status = 402
+    code = "payment_required"
 
 
 class NotFoundError(AfterdarkError):

@@ -3,6 +3,7 @@
 from afterdark.accounts.models import ApiToken, AuthSession, PasswordReset, Persona, User
 from afterdark.characters.models import Character, CharacterAsset, CharacterVersion
 from afterdark.chat.models import Conversation, Generation, Message
+from afterdark.credits.models import SparkAccount, SparkTransfer
 from afterdark.memory.models import Memory, MemorySource, ReplyTrace, WorldBook
 from afterdark.privacy.models import UserKey
 from afterdark.safety.models import (
@@ -31,6 +32,8 @@ __all__ = [
     "Memory",
     "MemorySource",
     "ReplyTrace",
+    "SparkAccount",
+    "SparkTransfer",
     "User",
     "UserKey",
     "WellbeingSettings",

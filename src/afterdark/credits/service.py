@@ -1,0 +1,248 @@
+"""Sparks: the daily allowance, grants, spends, two-phase reply charges and statements.
+
+Routes, the CLI and the chat engine call this; it runs each operation in one ledger
+transaction (``transaction.py``) over the primitives in ``ledger.py``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from afterdark.config import SparksSettings
+from afterdark.credits import ledger, pricing
+from afterdark.credits.ledger import Balances, Meta, Outcome
+from afterdark.credits.transaction import in_transaction
+from afterdark.errors import InvalidInputError
+from afterdark.kit.clock import utcnow
+from afterdark.safety.models import WellbeingSettings
+from afterdark.store.engine import Database
+
+MAX_AMOUNT = 10**12
+"""The most Sparks one operation may move (keeps sums far inside 64 bits)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """A user's Sparks now."""
+
+    free: int
+    wallet: int
+    held: int
+    daily_allowance: int
+    daily_cap: int
+    today: date
+
+    @property
+    def available(self) -> int:
+        return self.free + self.wallet
+
+
+def check_amount(amount: int) -> int:
+    if not 1 <= amount <= MAX_AMOUNT:
+        raise InvalidInputError(f"An amount of Sparks must be between 1 and {MAX_AMOUNT}.")
+    return amount
+
+
+def new_op(prefix: str) -> str:
+    return f"{prefix}:{uuid.uuid4().hex}"
+
+
+async def local_today(conn: AsyncConnection, user_id: int, now: datetime | None = None) -> date:
+    """The user's date, in the time zone their browser saved (UTC until it has)."""
+    name = await conn.scalar(
+        select(WellbeingSettings.timezone).where(WellbeingSettings.user_id == user_id)
+    )
+    try:
+        zone = ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return (now or utcnow()).astimezone(zone).date()
+
+
+class Sparks:
+    """The Sparks of an instance: its settings and database."""
+
+    def __init__(
+        self,
+        database: Database,
+        settings: SparksSettings,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.database = database
+        self.settings = settings
+        self.clock = clock
+
+    @property
+    def enabled(self) -> bool:
+        return self.settings.enabled
+
+    # -- inside a caller's transaction ------------------------------------------------------
+
+    async def ready(self, conn: AsyncConnection, user_id: int) -> Balances:
+        """The user's balances with today's allowance given (once a day, at first use)."""
+        have = await ledger.balances(conn, user_id)
+        today = await local_today(conn, user_id, self.clock())
+        if have.daily_on is not None and have.daily_on >= today:
+            return have
+        if not await ledger.mark_daily(conn, have.free_id, today):
+            return have
+        amount = min(self.settings.daily_allowance, max(self.settings.daily_cap - have.free, 0))
+        if amount <= 0:
+            return have
+        grants = await ledger.system_account(conn, "grants")
+        meta = Meta(kind="daily", user_id=user_id, note=f"Free Sparks for {today.isoformat()}")
+        await ledger.credit_user(
+            conn, f"daily:{user_id}:{today.isoformat()}", have, grants, amount, meta, bucket="free"
+        )
+        return await ledger.balances(conn, user_id)
+
+    async def hold_reply(
+        self, conn: AsyncConnection, user_id: int, generation_id: int, max_tokens: int
+    ) -> str:
+        """Hold the most a reply may cost, in the transaction that starts it; the hold's id."""
+        op = f"reply:{generation_id}"
+        have = await self.ready(conn, user_id)
+        spending = await ledger.system_account(conn, "spending")
+        amount = pricing.reply_estimate(self.settings, max_tokens)
+        meta = Meta(
+            kind="spend", user_id=user_id, action=pricing.REPLY, ref=f"generation:{generation_id}"
+        )
+        expires = self.clock() + timedelta(minutes=self.settings.reservation_minutes)
+        await ledger.debit_user(conn, op, have, spending, amount, meta, expires_at=expires)
+        return op
+
+    # -- one transaction each ------------------------------------------------------------
+
+    async def statement(self, user_id: int) -> Statement:
+        async def work(conn: AsyncConnection) -> Statement:
+            have = await self.ready(conn, user_id)
+            return Statement(
+                free=have.free,
+                wallet=have.wallet,
+                held=have.held,
+                daily_allowance=self.settings.daily_allowance,
+                daily_cap=self.settings.daily_cap,
+                today=await local_today(conn, user_id, self.clock()),
+            )
+
+        return await in_transaction(self.database, work)
+
+    async def grant(
+        self, user_id: int, amount: int, *, reason: str, op: str | None = None, kind: str = "grant"
+    ) -> Outcome:
+        """Give Sparks to the user's wallet (an admin's grant, a bonus)."""
+        check_amount(amount)
+        meta = Meta(kind=kind, user_id=user_id, note=reason[:300] or None)
+
+        async def work(conn: AsyncConnection) -> Outcome:
+            have = await ledger.balances(conn, user_id)
+            grants = await ledger.system_account(conn, "grants")
+            return await ledger.credit_user(conn, op or new_op("grant"), have, grants, amount, meta)
+
+        return await in_transaction(self.database, work)
+
+    async def revoke(
+        self, user_id: int, amount: int, *, reason: str, op: str | None = None
+    ) -> Outcome:
+        """Take Sparks back (free first); refused when the user has fewer."""
+        check_amount(amount)
+        meta = Meta(kind="revoke", user_id=user_id, note=reason[:300] or None)
+
+        async def work(conn: AsyncConnection) -> Outcome:
+            have = await ledger.balances(conn, user_id)
+            grants = await ledger.system_account(conn, "grants")
+            return await ledger.debit_user(conn, op or new_op("revoke"), have, grants, amount, meta)
+
+        return await in_transaction(self.database, work)
+
+    async def spend(
+        self,
+        user_id: int,
+        amount: int,
+        *,
+        op: str,
+        action: str,
+        ref: str | None = None,
+    ) -> Outcome:
+        """Charge ``amount`` at once (free Sparks first); idempotent by ``op``."""
+        check_amount(amount)
+        meta = Meta(kind="spend", user_id=user_id, action=action, ref=ref)
+
+        async def work(conn: AsyncConnection) -> Outcome:
+            have = await self.ready(conn, user_id)
+            spending = await ledger.system_account(conn, "spending")
+            return await ledger.debit_user(conn, op, have, spending, amount, meta)
+
+        return await in_transaction(self.database, work)
+
+    async def hold(
+        self,
+        user_id: int,
+        amount: int,
+        *,
+        op: str,
+        action: str,
+        ref: str | None = None,
+        minutes: int | None = None,
+    ) -> Outcome:
+        """Hold ``amount`` for a two-phase spend; ``settle`` posts or releases it."""
+        check_amount(amount)
+        meta = Meta(kind="spend", user_id=user_id, action=action, ref=ref)
+        expires = self.clock() + timedelta(minutes=minutes or self.settings.reservation_minutes)
+
+        async def work(conn: AsyncConnection) -> Outcome:
+            have = await self.ready(conn, user_id)
+            spending = await ledger.system_account(conn, "spending")
+            return await ledger.debit_user(
+                conn, op, have, spending, amount, meta, expires_at=expires
+            )
+
+        return await in_transaction(self.database, work)
+
+    async def settle(self, hold_op: str, charge: int, *, op: str | None = None) -> Outcome:
+        """Post ``charge`` of a hold (capped at what it holds; 0 voids it) and release the
+        rest. Repeating it, or settling an expired hold, changes nothing."""
+        if charge < 0:
+            raise InvalidInputError("A charge cannot be negative.")
+        kind = "spend" if charge > 0 else "void"
+
+        async def work(conn: AsyncConnection) -> Outcome:
+            return await ledger.resolve(
+                conn, op or f"{hold_op}:settle", hold_op, charge, Meta(kind, None)
+            )
+
+        return await in_transaction(self.database, work)
+
+    async def settle_reply(self, hold_op: str, tokens: int | None) -> Outcome:
+        """Charge a finished reply by its tokens (``None``: it failed; nothing is charged)."""
+        charge = 0 if tokens is None else pricing.reply_cost(self.settings, tokens)
+        return await self.settle(hold_op, charge)
+
+    async def expire_stale(self, now: datetime | None = None) -> int:
+        """Release holds past their expiry (a crash between hold and settle); how many."""
+        moment = now or self.clock()
+
+        async def stale(conn: AsyncConnection) -> list[str]:
+            return await ledger.stale_holds(conn, moment)
+
+        released = 0
+        async with self.database.engine.connect() as conn:
+            ops = await stale(conn)
+        for hold_op in ops:
+
+            async def work(conn: AsyncConnection, hold_op: str = hold_op) -> Outcome:
+                return await ledger.resolve(
+                    conn, f"{hold_op}:expire", hold_op, 0, Meta("expire", None)
+                )
+
+            outcome = await in_transaction(self.database, work)
+            released += outcome.status == "created"
+        return released
