@@ -6,6 +6,7 @@ Built once by the app factory (or a CLI command) and passed down; never a global
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import secrets
 import threading
@@ -17,6 +18,7 @@ from sqlalchemy import select
 from afterdark.characters import catalogue
 from afterdark.chat.generation import GenerationJob, Generations
 from afterdark.config import ConfigError, Settings
+from afterdark.credits.service import Sparks
 from afterdark.llm.base import LLMBackend
 from afterdark.llm.registry import create_backend
 from afterdark.memory.context import MemoryContext
@@ -33,6 +35,8 @@ from afterdark.store.engine import Database
 from afterdark.store.files import FileStore
 from afterdark.store.migrate import upgrade
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class Runtime:
@@ -47,9 +51,14 @@ class Runtime:
     limits: HardLimits
     memory: MemoryContext
     jobs: JobRunner
+    sparks: Sparks
     limiter: RateLimiter = field(default_factory=MemoryRateLimiter)
+    background: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def aclose(self) -> None:
+        for task in self.background:
+            task.cancel()
+        await asyncio.gather(*self.background, return_exceptions=True)
         await self.generations.aclose()
         await self.jobs.aclose()
         await self.backend.aclose()
@@ -83,8 +92,14 @@ async def open_runtime(
     backend = backend or create_backend(settings.llm)
     limits = hard_limits(settings, likeness)
     memory = MemoryContext(database.keyring, settings.memory)
+    sparks = Sparks(database, settings.sparks)
     generations = Generations(
-        database, backend, settings.chat.flush_interval, limits=limits, memory=memory
+        database,
+        backend,
+        settings.chat.flush_interval,
+        limits=limits,
+        memory=memory,
+        sparks=sparks,
     )
     await generations.startup(recover=recover)
     jobs = InProcessJobs()
@@ -102,7 +117,7 @@ async def open_runtime(
         )
 
     generations.after_reply = after_reply
-    return Runtime(
+    runtime = Runtime(
         settings,
         database,
         backend,
@@ -114,7 +129,26 @@ async def open_runtime(
         limits,
         memory,
         jobs,
+        sparks,
     )
+    if recover and sparks.enabled:
+        runtime.background.append(asyncio.create_task(release_stale_holds(sparks)))
+    return runtime
+
+
+HOLD_SWEEP_SECONDS = 300.0
+
+
+async def release_stale_holds(sparks: Sparks, every: float = HOLD_SWEEP_SECONDS) -> None:
+    """Release Sparks held by replies that never finished (a crash), now and every 5 min."""
+    while True:
+        try:
+            released = await sparks.expire_stale()
+            if released:
+                log.info("released %d stale Spark holds", released)
+        except Exception:
+            log.exception("releasing stale Spark holds failed")
+        await asyncio.sleep(every)
 
 
 def hard_limits(settings: Settings, likeness: LikenessGuard) -> HardLimits:

@@ -259,3 +259,34 @@ async def test_user_accounts_are_made_once(db: Database) -> None:
         first = await ledger.balances(conn, user)
         second = await ledger.balances(conn, user)
     assert (first.free_id, first.wallet_id) == (second.free_id, second.wallet_id)
+
+
+async def test_the_statement_shows_each_operation_once_with_its_outcome(
+    sparks: Sparks, db: Database
+) -> None:
+    user = await make_user(db)
+    await sparks.grant(user, 100, reason="a welcome gift")
+    await sparks.hold(user, 80, op="reply:1", action="chat.reply", ref="generation:1")
+    await sparks.settle("reply:1", 60)
+    await sparks.hold(user, 10, op="reply:2", action="chat.reply", ref="generation:2")
+    await sparks.hold(user, 10, op="reply:3", action="chat.reply", ref="generation:3")
+    await sparks.settle("reply:3", 0)
+    lines = {line.op: line for line in await sparks.history(user)}
+    assert set(lines) == {f"daily:{user}:{(await sparks.statement(user)).today}"} | {
+        "reply:1",
+        "reply:2",
+        "reply:3",
+    } | {op for op in lines if op.startswith("grant:")}
+    assert (lines["reply:1"].sparks, lines["reply:1"].status) == (-60, "charged")
+    assert (lines["reply:2"].held, lines["reply:2"].status) == (10, "held")
+    assert (lines["reply:3"].sparks, lines["reply:3"].status) == (0, "released")
+    [grant] = [line for line in lines.values() if line.kind == "grant"]
+    assert (grant.sparks, grant.note, grant.what) == (
+        100,
+        "a welcome gift",
+        "Sparks granted by an admin",
+    )
+    assert lines["reply:1"].what.startswith("A chat reply")
+    newest_first = [line.op for line in await sparks.history(user)]
+    assert newest_first[0] == "reply:3"
+    assert len(await sparks.history(user, limit=2)) == 2

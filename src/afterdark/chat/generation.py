@@ -19,6 +19,7 @@ from sqlalchemy import update
 from afterdark.chat.models import Generation, Message
 from afterdark.chat.streams import GenerationStream, StreamHub
 from afterdark.chat.writer import FinalState, ReplyBuffer, ReplyWriter
+from afterdark.credits.service import Sparks
 from afterdark.llm.base import Chunk, GenerationRequest, LLMBackend, LLMError
 from afterdark.llm.tokenizer import CachedTokenizer
 from afterdark.safety import moderation
@@ -38,6 +39,8 @@ class Prefetch:
     def __init__(self, backend: LLMBackend, request: GenerationRequest) -> None:
         # What went into the prompt, recorded with the reply ("why did she say that?").
         self.trace: PromptTrace | None = None
+        # The most the reply may write: what a Spark hold is sized by.
+        self.max_tokens = request.sampler.max_tokens
         self._queue: asyncio.Queue[Chunk | Exception | None] = asyncio.Queue()
         self._task = asyncio.create_task(self._pump(backend, request))
 
@@ -84,6 +87,8 @@ class GenerationJob:
     # Text the message already holds (continue appends to it).
     base_content: str = ""
     start_extra: dict[str, Any] | None = None
+    # The Sparks held for this run (``credits``), settled by what it wrote.
+    hold: str | None = None
 
 
 class Generations:
@@ -97,8 +102,11 @@ class Generations:
         *,
         limits: HardLimits | None = None,
         memory: MemoryContext | None = None,
+        sparks: Sparks | None = None,
     ) -> None:
         self.database = database
+        # Replies are paid for in Sparks when they are on: held at the start, settled here.
+        self.sparks = sparks if sparks is not None and sparks.enabled else None
         # Memory for prompts; ``after_reply`` is told of every completed reply (it queues
         # the memory work: episodes, facts, the summary).
         self.memory = memory
@@ -179,6 +187,28 @@ class Generations:
         except Exception:
             log.exception("logging the withheld generation %s failed", job.generation_id)
 
+    async def _settle(
+        self,
+        job: GenerationJob,
+        status: str,
+        completion_tokens: int | None,
+        written: str,
+        breach: Breach | None,
+    ) -> None:
+        """Charge the Sparks held for a run by what it wrote; a failed, withheld or
+        interrupted run (or one that wrote nothing) costs nothing."""
+        if self.sparks is None or job.hold is None:
+            return
+        tokens: int | None = None
+        if status in ("complete", "stopped") and breach is None and written.strip():
+            tokens = completion_tokens
+            if tokens is None:
+                tokens = await asyncio.to_thread(self.tokenizer.count, written)
+        try:
+            await self.sparks.settle_reply(job.hold, tokens)
+        except Exception:  # the hold expires on its own; the reply is kept either way
+            log.exception("settling the Sparks of generation %s failed", job.generation_id)
+
     async def _run(self, job: GenerationJob, stream: GenerationStream) -> None:
         buffer = ReplyBuffer(job.user_id, job.base_content)
         status, error = "complete", None
@@ -234,6 +264,7 @@ class Generations:
             saved = True
         except Exception:
             log.exception("saving generation %s failed", job.generation_id)
+        await self._settle(job, status, completion_tokens, "".join(buffer.parts), breach)
         if saved and status == "complete" and job.message_id is not None and self.after_reply:
             try:
                 self.after_reply(job)

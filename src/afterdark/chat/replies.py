@@ -358,6 +358,14 @@ async def _launch(
         record.memories, record.lore = trace.memories, trace.lore
     state.conversation.updated_at = utcnow()
     await session.flush()
+    hold = None
+    if generations.sparks is not None:  # refused here (402) when the user cannot pay
+        hold = await generations.sparks.hold_reply(
+            await session.connection(),
+            state.conversation.user_id,
+            generation.id,
+            prefetch.max_tokens,
+        )
     await session.commit()
     job = GenerationJob(
         generation_id=generation.id,
@@ -367,6 +375,7 @@ async def _launch(
         kind=kind,
         prefetch=prefetch,
         base_content=base,
+        hold=hold,
     )
     generations.start(job)
     return job

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from afterdark.cli import cards, characters, chat, config, db, keys, memory, serve, users
+from afterdark.cli import cards, characters, chat, config, db, keys, memory, serve, sparks, users
 
 app = typer.Typer(
     name="afterdark",
@@ -21,6 +21,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(characters.app, name="characters")
 app.add_typer(cards.app, name="cards")
 app.add_typer(memory.app, name="memory")
+app.add_typer(sparks.app, name="sparks")
 
 
 def main() -> None:

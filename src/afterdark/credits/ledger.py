@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import cast
 
-from sqlalchemy import Row, Table, func, insert, select, update
+from sqlalchemy import Row, Table, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from afterdark.credits.models import USER_BUCKETS, SparkAccount, SparkTransfer
 from afterdark.errors import ConflictError, PaymentRequiredError
+from afterdark.kit.clock import utcnow
 
 accounts = cast(Table, SparkAccount.__table__)
 transfers = cast(Table, SparkTransfer.__table__)
@@ -213,7 +214,7 @@ async def _write(
             "action": meta.action,
             "ref": meta.ref,
             "note": meta.note,
-            "created_at": func.now(),
+            "created_at": utcnow(),
         }
         for index, (debit, credit, amount) in enumerate(legs)
     ]
@@ -337,7 +338,7 @@ async def resolve(conn: AsyncConnection, op: str, hold_op: str, charge: int, met
             "action": hold.action,
             "ref": hold.ref,
             "note": meta.note,
-            "created_at": func.now(),
+            "created_at": utcnow(),
         }
         written = await conn.execute(_insert_new(conn).values(row))
         if written.rowcount == 0:

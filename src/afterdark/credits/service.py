@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from afterdark.config import SparksSettings
@@ -121,9 +121,12 @@ class Sparks:
 
     # -- one transaction each ------------------------------------------------------------
 
-    async def statement(self, user_id: int) -> Statement:
+    async def statement(self, user_id: int, *, use: bool = True) -> Statement:
+        """The user's Sparks; ``use`` (the user's own look) first gives today's allowance,
+        an admin's look (``use=False``) changes nothing."""
+
         async def work(conn: AsyncConnection) -> Statement:
-            have = await self.ready(conn, user_id)
+            have = await (self.ready(conn, user_id) if use else ledger.balances(conn, user_id))
             return Statement(
                 free=have.free,
                 wallet=have.wallet,
@@ -134,6 +137,11 @@ class Sparks:
             )
 
         return await in_transaction(self.database, work)
+
+    async def history(self, user_id: int, *, limit: int = 50, offset: int = 0) -> list[Line]:
+        """The user's statement, newest first (see ``history``)."""
+        async with self.database.engine.connect() as conn:
+            return await history(conn, user_id, limit=limit, offset=offset)
 
     async def grant(
         self, user_id: int, amount: int, *, reason: str, op: str | None = None, kind: str = "grant"
@@ -246,3 +254,93 @@ class Sparks:
             outcome = await in_transaction(self.database, work)
             released += outcome.status == "created"
         return released
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One line of a user's statement: a grant, a purchase, or a charge with its hold."""
+
+    op: str
+    at: datetime
+    kind: str
+    action: str | None
+    what: str  # in words, for the page
+    ref: str | None
+    note: str | None
+    sparks: int  # the effect on the balance: + in, - out (for a hold: what it charged)
+    held: int  # still held (a reply streaming now)
+    status: str  # posted | held | charged | released | expired
+
+
+def _what(kind: str, action: str | None) -> str:
+    if action is not None:
+        return pricing.ACTIONS.get(action, action)
+    return WHAT.get(kind, kind)
+
+
+WHAT = {
+    "daily": "Free daily Sparks",
+    "grant": "Sparks granted by an admin",
+    "revoke": "Sparks taken back by an admin",
+    "purchase": "Sparks bought",
+    "refund": "A refund of Sparks bought",
+    "spend": "Spent",
+}
+
+
+async def history(
+    conn: AsyncConnection, user_id: int, *, limit: int = 50, offset: int = 0
+) -> list[Line]:
+    """The user's statement, newest first: each operation once, a hold with its outcome."""
+    t = ledger.transfers
+    mine = await ledger.balances(conn, user_id, lock=False)
+    own = {mine.free_id, mine.wallet_id}
+    ops = (
+        select(t.c.op, func.min(t.c.created_at).label("at"))
+        .where(t.c.user_id == user_id, t.c.phase.in_(("posted", "pending")))
+        .group_by(t.c.op)
+        .order_by(func.min(t.c.created_at).desc(), t.c.op.desc())
+        .limit(limit)
+        .offset(offset)
+        .subquery()
+    )
+    rows = (
+        await conn.execute(
+            select(t).join(ops, ops.c.op == t.c.op).order_by(ops.c.at.desc(), t.c.op.desc())
+        )
+    ).all()
+    holds = [row.id for row in rows if row.phase == "pending"]
+    outcomes = (
+        {r.pending_id: r for r in await conn.execute(select(t).where(t.c.pending_id.in_(holds)))}
+        if holds
+        else {}
+    )
+    lines: dict[str, Line] = {}
+    for row in rows:
+        sign = 1 if row.credit_account_id in own else -1
+        sparks, held, status = sign * row.amount, 0, "posted"
+        if row.phase == "pending":
+            outcome = outcomes.get(row.id)
+            if outcome is None:
+                sparks, held, status = 0, row.amount, "held"
+            elif outcome.phase == "post":
+                sparks, status = -outcome.amount, "charged"
+            else:
+                sparks, status = 0, "expired" if outcome.kind == "expire" else "released"
+        earlier = lines.get(row.op)
+        if earlier is not None:  # a second leg (the wallet's part)
+            status = earlier.status if earlier.status != "released" else status
+            sparks, held = earlier.sparks + sparks, earlier.held + held
+        lines[row.op] = Line(
+            op=row.op,
+            at=row.created_at,
+            kind=row.kind,
+            action=row.action,
+            what=_what(row.kind, row.action),
+            ref=row.ref,
+            note=row.note,
+            sparks=sparks,
+            held=held,
+            status=status,
+        )
+    return list(lines.values())
