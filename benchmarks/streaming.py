@@ -134,6 +134,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "facts, so the stand-in serves more than the chats (off: the relay alone is measured; "
         "benchmarks/memory_locomo.py measures memory)",
     )
+    parser.add_argument(
+        "--no-sparks",
+        action="store_true",
+        help="replies are free: no Spark hold at the start and no charge at the end",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     parser.add_argument("--keep", action="store_true", help="keep the data folder and logs")
     args = parser.parse_args(argv)

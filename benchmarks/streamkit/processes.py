@@ -112,6 +112,11 @@ def running_stack(args: argparse.Namespace) -> Iterator[Stack]:
         "AFTERDARK_SAFETY__WARM_CLASSIFIER": "false",
         # Memory's after-reply work sends its own requests to the stand-in (see --memory).
         "AFTERDARK_MEMORY__ENABLED": "true" if getattr(args, "memory", False) else "false",
+        # Every reply is held and charged in Sparks, as in the product (off: --no-sparks);
+        # the benchmark account's free allowance covers every chat of every level.
+        "AFTERDARK_SPARKS__ENABLED": "false" if getattr(args, "no_sparks", False) else "true",
+        "AFTERDARK_SPARKS__DAILY_ALLOWANCE": "1000000",
+        "AFTERDARK_SPARKS__DAILY_CAP": "1000000",
     }
     env.pop("AFTERDARK_CONFIG_FILE", None)
     processes: list[subprocess.Popen[bytes]] = []
