@@ -24,7 +24,9 @@ from afterdark.web import (
     health,
     memory,
     pages,
+    payments,
     privacy,
+    sparks,
     wellbeing,
     worldbooks,
 )
@@ -57,7 +59,7 @@ def create_app(settings: Settings, *, backend: LLMBackend | None = None) -> Fast
     )
     register_error_handlers(app)
     routers = (health, auth, characters, worldbooks, chat, wellbeing, privacy, age, content, admin)
-    for module in (*routers, memory, pages):
+    for module in (*routers, memory, sparks, payments, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # A message may be up to max_message_chars of 4-byte characters, plus JSON overhead.

@@ -27,6 +27,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from afterdark.credits.payments.settings import PaymentsSettings
+
 
 class ConfigError(Exception):
     """The configuration is invalid; the message names the setting and how to fix it."""
@@ -312,6 +314,7 @@ class Settings(BaseSettings):
     safety: SafetySettings = Field(default_factory=SafetySettings)
     memory: MemorySettings = Field(default_factory=MemorySettings)
     sparks: SparksSettings = Field(default_factory=SparksSettings)
+    payments: PaymentsSettings = Field(default_factory=PaymentsSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -18,6 +18,8 @@ from sqlalchemy import select
 from afterdark.characters import catalogue
 from afterdark.chat.generation import GenerationJob, Generations
 from afterdark.config import ConfigError, Settings
+from afterdark.credits.payments import webhooks
+from afterdark.credits.payments.settings import PaymentsSettings
 from afterdark.credits.service import Sparks
 from afterdark.llm.base import LLMBackend
 from afterdark.llm.registry import create_backend
@@ -133,6 +135,10 @@ async def open_runtime(
     )
     if recover and sparks.enabled:
         runtime.background.append(asyncio.create_task(release_stale_holds(sparks)))
+    if recover and settings.payments.configured:
+        runtime.background.append(
+            asyncio.create_task(apply_waiting_payments(database, settings.payments))
+        )
     return runtime
 
 
@@ -148,6 +154,19 @@ async def release_stale_holds(sparks: Sparks, every: float = HOLD_SWEEP_SECONDS)
                 log.info("released %d stale Spark holds", released)
         except Exception:
             log.exception("releasing stale Spark holds failed")
+        await asyncio.sleep(every)
+
+
+async def apply_waiting_payments(
+    database: Database, settings: PaymentsSettings, every: float = HOLD_SWEEP_SECONDS
+) -> None:
+    """Apply Stripe events that arrived before what they depend on (or whose processing
+    failed), at start and every 5 min, besides each new delivery's own sweep."""
+    while True:
+        try:
+            await webhooks.process_pending(database, settings)
+        except Exception:
+            log.exception("applying waiting Stripe events failed")
         await asyncio.sleep(every)
 
 

@@ -97,6 +97,7 @@ async def test_a_reply_the_user_cannot_pay_for_is_refused_and_nothing_is_saved(
     me = await user_id(runtime)
     conversation = await start_conversation(user_client)
     await set_max_tokens(user_client, conversation["id"], 500)  # holds 50 of 40
+    asked = len(standin.requests)
     refused = await user_client.post(
         f"/api/v1/conversations/{conversation['id']}/messages", json={"content": "Hello there"}
     )
@@ -106,3 +107,28 @@ async def test_a_reply_the_user_cannot_pay_for_is_refused_and_nothing_is_saved(
     shown = await user_client.get(f"/api/v1/conversations/{conversation['id']}")
     assert [m["role"] for m in shown.json()["messages"]] == ["assistant"]  # the greeting only
     assert (await runtime.sparks.statement(me)).available == 40
+    assert len(standin.requests) == asked  # the model was never asked
+
+
+async def test_a_reused_generation_id_is_charged_as_a_new_reply(
+    user_client: httpx.AsyncClient, standin: Any
+) -> None:
+    """SQLite gives a deleted row's id to the next row: a deleted chat's generation id
+    comes back, and its reply must still be held and charged on its own."""
+    runtime = runtime_of(user_client)
+    me = await user_id(runtime)
+    standin.reply, standin.tokens = None, 5  # 1 Spark
+    first = await start_conversation(user_client)
+    sent = await user_client.post(
+        f"/api/v1/conversations/{first['id']}/messages", json={"content": "Hello there"}
+    )
+    await events_of(user_client, sent.json()["generation_id"])
+    assert (await user_client.delete(f"/api/v1/conversations/{first['id']}")).status_code == 204
+    second = await start_conversation(user_client)
+    again = await user_client.post(
+        f"/api/v1/conversations/{second['id']}/messages", json={"content": "Hello again"}
+    )
+    assert again.status_code == 201, again.text
+    events = await events_of(user_client, again.json()["generation_id"])
+    assert events[-1]["data"]["status"] == "complete"
+    assert (await runtime.sparks.statement(me)).available == 38

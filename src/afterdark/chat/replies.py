@@ -209,6 +209,8 @@ async def _prefetch(
     mode: Mode,
 ) -> Prefetch:
     """Assemble the prompt and start the backend request (before anything is written)."""
+    if generations.sparks is not None:  # a 402 before the model is asked anything
+        await generations.sparks.check_reply(state.conversation.user_id, state.sampler.max_tokens)
     persona = state.persona or await accounts_service.get_persona(session, user)
     character = state.character
     worlds = await worldbooks.enabled_books(session, state.conversation.user_id)

@@ -7,6 +7,7 @@ agree by construction.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 
 from afterdark.config import SparksSettings
 
@@ -37,7 +38,9 @@ def reply_estimate(settings: SparksSettings, max_tokens: int) -> int:
 
 def money(settings: SparksSettings, sparks: int) -> str:
     """What ``sparks`` cost, e.g. ``5.00 EUR``."""
-    return f"{sparks * settings.spark_price_cents / 100:.2f} {settings.currency}"
+    cents = Decimal(str(settings.spark_price_cents)) * sparks
+    whole = (cents / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return f"{whole} {settings.currency}"
 
 
 def price_list(settings: SparksSettings) -> list[PriceLine]:

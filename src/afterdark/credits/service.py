@@ -104,11 +104,41 @@ class Sparks:
         )
         return await ledger.balances(conn, user_id)
 
+    async def check_reply(self, user_id: int, max_tokens: int) -> None:
+        """Refuse (402) a reply the user cannot pay for, before anything is sent to the model.
+
+        A read without locks: the hold that follows is the real check; this one only
+        spares the model a request that would be refused anyway.
+        """
+        amount = pricing.reply_estimate(self.settings, max_tokens)
+        available = ledger.accounts.c.credits_posted - ledger.accounts.c.debits_posted
+        available = available - ledger.accounts.c.debits_pending
+        async with self.database.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(ledger.accounts.c.bucket, available, ledger.accounts.c.daily_on).where(
+                        ledger.accounts.c.user_id == user_id
+                    )
+                )
+            ).all()
+            today = await local_today(conn, user_id, self.clock())
+        have = {bucket: int(value) for bucket, value, _ in rows}
+        free = have.get("free", 0)
+        given = next((day for bucket, _, day in rows if bucket == "free"), None)
+        if given is None or given < today:  # today's allowance comes with the hold
+            free += min(self.settings.daily_allowance, max(self.settings.daily_cap - free, 0))
+        if free + have.get("wallet", 0) < amount:
+            raise ledger.InsufficientSparksError(amount, free + have.get("wallet", 0))
+
     async def hold_reply(
         self, conn: AsyncConnection, user_id: int, generation_id: int, max_tokens: int
     ) -> str:
-        """Hold the most a reply may cost, in the transaction that starts it; the hold's id."""
-        op = f"reply:{generation_id}"
+        """Hold the most a reply may cost, in the transaction that starts it; the hold's id.
+
+        The id is unique, not the generation's id alone: SQLite may give a deleted row's id
+        to the next generation.
+        """
+        op = f"reply:{generation_id}:{uuid.uuid4().hex[:12]}"
         have = await self.ready(conn, user_id)
         spending = await ledger.system_account(conn, "spending")
         amount = pricing.reply_estimate(self.settings, max_tokens)

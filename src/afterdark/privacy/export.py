@@ -2,7 +2,8 @@
 
 Layout::
 
-    afterdark-export.json          manifest: account, persona, healthy-use settings, index
+    afterdark-export.json          manifest: account, persona, healthy-use settings, Sparks
+                                   (a record only), index
     characters/<id>.<png|json|charx>   each own character as a card, in the container and
                                    version it came in (V3 JSON for ones made here)
     characters/<id>.versions.json  its version history
@@ -29,6 +30,10 @@ from afterdark.accounts.models import User
 from afterdark.characters import exporter, versions
 from afterdark.characters.models import Character, CharacterVersion
 from afterdark.chat.models import Conversation, Message
+from afterdark.credits import ledger
+from afterdark.credits import service as credits_service
+from afterdark.credits.models import SparkAccount
+from afterdark.credits.schemas import lines_of
 from afterdark.kit.clock import utcnow
 from afterdark.memory import worldbooks
 from afterdark.memory.portable import export_memories
@@ -76,10 +81,40 @@ async def export_user(session: AsyncSession, files: FileStore, user: User) -> by
             "characters": characters,
             "conversations": conversations,
             "memories": await export_memories(session, user),
-            "not_included": "images, audio and Sparks: not part of this version",
+            "sparks": await _sparks(session, user),
+            "not_included": "images and audio: not part of this version",
         }
         archive.writestr(MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2))
     return out.getvalue()
+
+
+SPARKS_NOTE = "A record of your Sparks when this was made: restoring the file gives none."
+_SPARK_PAGE = 500
+
+
+async def _sparks(session: AsyncSession, user: User) -> dict[str, Any]:
+    """The user's balances and every statement line, read without giving today's allowance
+    (and without opening accounts for someone who never had Sparks)."""
+    conn = await session.connection()
+    known = await conn.scalar(
+        select(SparkAccount.id).where(SparkAccount.user_id == user.id).limit(1)
+    )
+    if known is None:
+        return {"note": SPARKS_NOTE, "free": 0, "wallet": 0, "held": 0, "lines": []}
+    have = await ledger.balances(conn, user.id, lock=False)
+    lines: list[credits_service.Line] = []
+    while True:
+        page = await credits_service.history(conn, user.id, limit=_SPARK_PAGE, offset=len(lines))
+        lines += page
+        if len(page) < _SPARK_PAGE:
+            break
+    return {
+        "note": SPARKS_NOTE,
+        "free": have.free,
+        "wallet": have.wallet,
+        "held": have.held,
+        "lines": [line.model_dump(mode="json") for line in lines_of(lines)],
+    }
 
 
 async def _attestations(session: AsyncSession, user: User) -> list[dict[str, Any]]:

@@ -4,6 +4,7 @@ from afterdark.accounts.models import ApiToken, AuthSession, PasswordReset, Pers
 from afterdark.characters.models import Character, CharacterAsset, CharacterVersion
 from afterdark.chat.models import Conversation, Generation, Message
 from afterdark.credits.models import SparkAccount, SparkTransfer
+from afterdark.credits.payments.models import StripeCustomer, StripeEvent, StripePayment
 from afterdark.memory.models import Memory, MemorySource, ReplyTrace, WorldBook
 from afterdark.privacy.models import UserKey
 from afterdark.safety.models import (
@@ -34,6 +35,9 @@ __all__ = [
     "ReplyTrace",
     "SparkAccount",
     "SparkTransfer",
+    "StripeCustomer",
+    "StripeEvent",
+    "StripePayment",
     "User",
     "UserKey",
     "WellbeingSettings",

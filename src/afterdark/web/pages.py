@@ -104,3 +104,13 @@ async def settings(request: Request) -> HTMLResponse:
 @router.get("/admin", response_class=HTMLResponse)
 async def admin(request: Request) -> HTMLResponse:
     return _page(request, "admin.html", page="admin", title="Admin")
+
+
+@router.get("/pricing", response_class=HTMLResponse)
+async def pricing(request: Request) -> HTMLResponse:
+    return _page(request, "pricing.html", page="pricing", title="Prices")
+
+
+@router.get("/sparks", response_class=HTMLResponse)
+async def sparks(request: Request) -> HTMLResponse:
+    return _page(request, "sparks.html", page="sparks", title="Sparks")

@@ -1,4 +1,5 @@
 import { get, post, requireUser } from "./api.js";
+import { sparksButton } from "./admin-sparks.js";
 import { busy, h, showError, timeEl, toast } from "./ui.js";
 
 // The admin page: every account (with password reset links to hand out, since there is no
@@ -111,6 +112,7 @@ function accountRow(user) {
       h("span", { class: "muted token-meta" },
         user.display_name ? [user.display_name, " · "] : null,
         "Joined ", timeEl(zoned(user.created_at)))),
+    sparksButton(user, item, deniedBy),
     button);
   return item;
 }

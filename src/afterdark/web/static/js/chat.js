@@ -61,6 +61,12 @@ function autoGrow() {
   input.style.height = `${Math.min(input.scrollHeight, Math.round(window.innerHeight * 0.4))}px`;
 }
 
+/** A reply the user cannot pay for: the server's reason, and where the prices are. */
+function outOfSparks(err) {
+  const link = h("a", { href: url("/pricing"), "data-testid": "pricing-link" }, "See the prices");
+  toast([err.message, " ", link], "error", 15000);
+}
+
 async function guarded(work) {
   if (state.busy) return;
   state.busy = true;
@@ -68,7 +74,8 @@ async function guarded(work) {
   try {
     await work();
   } catch (err) {
-    showError(err);
+    if (err && err.status === 402) outOfSparks(err);
+    else showError(err);
   } finally {
     state.busy = false;
     renderMessages();
