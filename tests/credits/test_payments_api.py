@@ -120,3 +120,161 @@ async def test_unknown_pack_and_bad_bodies_are_clear_4xx(user_client: httpx.Asyn
         response = await user_client.post("/api/v1/me/sparks/checkout", json=body)
         assert 400 <= response.status_code < 500, (body, response.text)
         assert response.json()["error"]["message"]
+
+
+async def test_the_price_list_lists_packs_and_plans_in_exact_money(
+    tmp_path: Path, llm_base_url: str, stripe_api: StripeStandIn
+) -> None:
+    packs = [
+        {"key": "small", "name": "500 Sparks", "sparks": 500, "amount_cents": 299},
+        # 1.005 and 0.125 cents a Spark: half-up gives 1.01 and 0.13, where a float or
+        # banker's rounding would give 1.00 and 0.12.
+        {"key": "odd", "name": "Odd pack", "sparks": 1000, "amount_cents": 1005},
+        {"key": "eighth", "name": "Eighth", "sparks": 1000, "amount_cents": 125},
+    ]
+    plans = [
+        {
+            "key": "plus",
+            "name": "Afterdark Plus",
+            "monthly_sparks": 3000,
+            "amount_cents": 999,
+            "unlocks": ["premium_images", "voice", "explicit"],
+        },
+        {"key": "supporter", "name": "Supporter", "monthly_sparks": 0, "amount_cents": 500},
+    ]
+    payments = {
+        "stripe_secret_key": API_KEY,
+        "stripe_webhook_secret": WEBHOOK_SECRET,
+        "api_base": stripe_api.base_url,
+        "currency": "usd",
+        "packs": packs,
+        "plans": plans,
+    }
+    app = create_app(make_settings(tmp_path, llm_base_url, payments=payments))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
+    ):
+        response = await http.get("/api/v1/pricing")  # public: no login
+    assert response.status_code == 200, response.text
+    prices = response.json()
+    assert prices["payments"] is True
+    assert prices["payments_note"].startswith("Payments go through Stripe")
+    assert prices["payments_currency"] == "USD"
+    money = [
+        (p["key"], p["sparks"], p["price"], p["price_money"], p["per_spark_cents"])
+        + (p["price_unit_money"],)
+        for p in prices["packs"]
+    ]
+    assert money == [
+        ("small", 500, "2.99", "2.99 USD", "0.60", "0.60 USD"),
+        ("odd", 1000, "10.05", "10.05 USD", "1.01", "1.01 USD"),
+        ("eighth", 1000, "1.25", "1.25 USD", "0.13", "0.13 USD"),
+    ]
+    assert prices["packs"][0] | {"name": "500 Sparks", "amount_cents": 299} == prices["packs"][0]
+    plus, supporter = prices["plans"]
+    assert plus == {
+        "key": "plus",
+        "name": "Afterdark Plus",
+        "monthly_sparks": 3000,
+        "amount_cents": 999,
+        "price": "9.99",
+        "price_money": "9.99 USD",
+        "per_spark_cents": "0.33",
+        "price_unit_money": "0.33 USD",
+        "unlocks": [
+            {"key": "premium_images", "what": "The premium image model"},
+            {"key": "voice", "what": "Voice"},
+            {"key": "explicit", "what": "Explicit content (for verified adults who turn it on)"},
+        ],
+    }
+    assert (supporter["price"], supporter["per_spark_cents"], supporter["unlocks"]) == (
+        "5.00",
+        None,
+        [],
+    )
+    assert supporter["price_unit_money"] is None
+
+
+async def statement(http: httpx.AsyncClient) -> dict[str, Any]:
+    response = await http.get("/api/v1/me/sparks")
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+async def test_a_plan_shows_in_the_statement_and_cancels_in_one_click(
+    user_client: httpx.AsyncClient, stripe_api: StripeStandIn
+) -> None:
+    before = await statement(user_client)
+    assert (before["plan"], before["billing"]) == (None, False)
+    me = await user_id(runtime_of(user_client))
+    meta = {"user_id": str(me), "kind": "plan", "item": "plus", "sparks": "3000"}
+    completed = {
+        "id": "cs_api_plan",
+        "object": "checkout.session",
+        "mode": "subscription",
+        "payment_status": "paid",
+        "status": "complete",
+        "client_reference_id": str(me),
+        "customer": "cus_api_plan",
+        "subscription": "sub_api",
+        "metadata": meta,
+    }
+    sub = {"id": "sub_api", "object": "subscription", "customer": "cus_api_plan"}
+    sub |= {"metadata": meta, "status": "active", "cancel_at_period_end": False}
+    sub |= {"current_period_end": 1798761600}  # 2027-01-01T00:00:00Z
+    for payload in (
+        event("checkout.session.completed", completed, created=1000),
+        event("customer.subscription.updated", sub, created=1001),
+    ):
+        response = await post_event(user_client, payload, sign(payload))
+        assert response.json() == {"received": True, "duplicate": False}, response.text
+    plus = {
+        "key": "plus",
+        "name": "Afterdark Plus",
+        "status": "active",
+        "active": True,
+        "cancel_at_period_end": False,
+        "current_period_end": "2027-01-01T00:00:00Z",
+        "unlocks": [
+            {"key": "premium_images", "what": "The premium image model"},
+            {"key": "voice", "what": "Voice"},
+            {"key": "explicit", "what": "Explicit content (for verified adults who turn it on)"},
+        ],
+    }
+    now = await statement(user_client)
+    assert (now["plan"], now["billing"]) == (plus, True)
+    # A second plan while this one is on is refused; nothing is sent to Stripe.
+    again = await user_client.post("/api/v1/me/sparks/checkout", json={"plan": "plus"})
+    assert again.status_code == 409, again.text
+    assert stripe_api.calls("/v1/checkout/sessions") == []
+
+    # Cancel in one click: Stripe is told to end it at the period end; its event records it.
+    stripe_api.add_subscription("sub_api", "cus_api_plan")
+    cancelled = await user_client.post("/api/v1/me/sparks/plan/cancel")
+    assert cancelled.status_code == 204, cancelled.text
+    [update] = stripe_api.calls("/v1/subscriptions/sub_api")
+    assert update["form"] == {"cancel_at_period_end": "true"}
+    ending = event(
+        "customer.subscription.updated", sub | {"cancel_at_period_end": True}, created=1002
+    )
+    await post_event(user_client, ending, sign(ending))
+    after = (await statement(user_client))["plan"]
+    assert after == plus | {"cancel_at_period_end": True}  # still on until the period end
+
+    portal = await user_client.post("/api/v1/me/sparks/portal")
+    assert portal.status_code == 200, portal.text
+    assert portal.json()["url"].startswith(f"{stripe_api.base_url}/portal/")
+    [portal_call] = stripe_api.calls("/v1/billing_portal/sessions")
+    assert portal_call["form"]["customer"] == "cus_api_plan"
+
+    # The period ends: the plan is gone; an older event arriving late changes nothing.
+    deleted = event("customer.subscription.deleted", sub | {"status": "canceled"}, created=1003)
+    await post_event(user_client, deleted, sign(deleted))
+    late = event("customer.subscription.updated", sub, created=1001)
+    await post_event(user_client, late, sign(late))
+    gone = await statement(user_client)
+    assert (gone["plan"], gone["billing"]) == (None, True)
+    refused = await user_client.post("/api/v1/me/sparks/plan/cancel")
+    assert refused.status_code == 404
+    assert refused.json()["error"]["message"] == "You have no plan to cancel."

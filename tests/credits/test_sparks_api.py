@@ -65,6 +65,8 @@ async def test_a_statement_shows_the_allowance_a_grant_and_a_charged_reply(
         "held": 0,
         "daily_allowance": 40,
         "daily_cap": 40,
+        "plan": None,  # no plan, and no Stripe customer: no billing portal
+        "billing": False,
     }
     granted = await adjust(
         admin, await user_id(member), action="grant", amount=25, reason="Welcome"
@@ -117,8 +119,10 @@ async def test_the_price_list_is_public_and_in_plain_figures(client: httpx.Async
     assert "a 250-token reply (about 190 words) costs 25 Sparks" in line["example"]
     assert (prices["price_unit"], prices["price_unit_money"]) == (100, "0.50 EUR")
     assert (prices["daily_allowance"], prices["daily_cap"], prices["enabled"]) == (40, 40, True)
+    # Payments are off (no Stripe keys): nothing is on sale, and the page says so plainly.
     assert prices["payments"] is False
     assert prices["payments_note"].startswith("Payments are not set up")
+    assert (prices["packs"], prices["plans"], prices["payments_currency"]) == ([], [], "EUR")
     assert (await client.get("/pricing")).status_code == 200
     assert (await client.get("/api/v1/me/sparks")).status_code == 401
 

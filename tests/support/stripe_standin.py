@@ -7,20 +7,25 @@ It speaks what the official ``stripe`` SDK sends: form-encoded ``POST /v1/custom
 (``{"error": {"type", "code", "message", "param"}}``). ``Idempotency-Key`` is honoured as
 Stripe does: the same key returns the first answer. Every request is recorded.
 
+``serve_stripe`` runs it in the running event loop; ``run_stripe`` in a thread of its own
+(for a server or a browser test that runs outside the test's loop).
+
 ``sign`` builds the ``Stripe-Signature`` header: ``t=<ts>,v1=<hex HMAC-SHA256 of
 "<ts>.<raw body>" under the whsec secret>``; ``event`` builds an event envelope.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import itertools
 import re
 import socket
+import threading
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -219,3 +224,41 @@ async def serve_stripe(server: StripeStandIn | None = None) -> AsyncIterator[Str
         yield server
     finally:
         await runner.cleanup()
+
+
+@contextmanager
+def run_stripe(server: StripeStandIn | None = None) -> Iterator[StripeStandIn]:
+    """Run the stand-in on a free loopback port in a background thread with its own loop.
+
+    Its request log and objects are read and changed from the test's thread; each is a plain
+    list or dict, changed whole by one handler at a time."""
+    server = server or StripeStandIn()
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    failure: list[BaseException] = []
+    stop = asyncio.Event()
+
+    async def main() -> None:
+        try:
+            async with serve_stripe(server):
+                started.set()
+                await stop.wait()
+        except BaseException as exc:
+            failure.append(exc)
+            started.set()
+            raise
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
+    thread.start()
+    if not started.wait(10):
+        raise RuntimeError("the Stripe stand-in did not start in 10 s")
+    if failure:
+        thread.join(5)
+        loop.close()
+        raise failure[0]
+    try:
+        yield server
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(10)
+        loop.close()

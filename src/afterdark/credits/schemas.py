@@ -1,23 +1,77 @@
-"""Sparks request and response shapes: a statement, its lines, the price list, an admin's
-grant or revoke."""
+"""Sparks request and response shapes: a statement (with the user's plan), its lines, the
+price list (with the packs and plans on sale), an admin's grant or revoke."""
 
 from __future__ import annotations
 
 import re
 from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from afterdark.config import SparksSettings
 from afterdark.credits import pricing
+from afterdark.credits.payments.settings import Pack, PaymentsSettings, Plan, unlock_words
 from afterdark.credits.service import MAX_AMOUNT, Line, Statement
 
 PAYMENTS_NOTE = "Payments are not set up on this instance yet; an admin can grant Sparks."
+PAYMENTS_ON_NOTE = (
+    "Payments go through Stripe: Afterdark never sees your card. A pack is paid once. A plan "
+    "is paid monthly until you cancel it, in one click on your Sparks page; it then stays on "
+    "until the end of the month you paid for."
+)
 PRICE_UNIT = 100
 """The price list quotes money per this many Sparks: one Spark is often under a cent."""
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CENT = Decimal("0.01")
+
+
+def money_of(cents: int) -> Decimal:
+    """``cents`` as an exact amount of money, e.g. 299 -> 2.99."""
+    return (Decimal(cents) / 100).quantize(_CENT, rounding=ROUND_HALF_UP)
+
+
+def cents_per_spark(cents: int, sparks: int) -> Decimal | None:
+    """What one Spark costs in cents, half-up to hundredths of a cent (None for no Sparks)."""
+    if sparks <= 0:
+        return None
+    return (Decimal(cents) / Decimal(sparks)).quantize(_CENT, rounding=ROUND_HALF_UP)
+
+
+def unit_money(cents: int, sparks: int, currency: str) -> str | None:
+    """What ``PRICE_UNIT`` Sparks cost at ``cents`` for ``sparks``, half-up to cents."""
+    if sparks <= 0:
+        return None
+    whole = Decimal(cents) * PRICE_UNIT / Decimal(sparks) / 100
+    return f"{whole.quantize(_CENT, rounding=ROUND_HALF_UP)} {currency}"
+
+
+class UnlockPublic(BaseModel):
+    key: str = Field(description="premium_images, voice or explicit.")
+    what: str = Field(description="What it unlocks, in plain words.")
+
+
+def unlocks_of(keys: list[str]) -> list[UnlockPublic]:
+    return [UnlockPublic(key=key, what=unlock_words(key)) for key in keys]
+
+
+class PlanStatePublic(BaseModel):
+    """The user's plan, as Stripe's latest event left it."""
+
+    key: str
+    name: str
+    status: str | None = Field(
+        description="Stripe's state: active, trialing, past_due (a payment being retried), "
+        "incomplete, unpaid, canceled...; null until Stripe has confirmed it."
+    )
+    active: bool = Field(description="On now: its unlocks apply.")
+    cancel_at_period_end: bool = Field(
+        description="Cancelled: it stays on until `current_period_end` and does not renew."
+    )
+    current_period_end: datetime | None = Field(description="The end of the paid month (UTC).")
+    unlocks: list[UnlockPublic] = Field(description="What it unlocks now (none while not on).")
 
 
 class SparksStatementPublic(BaseModel):
@@ -29,9 +83,24 @@ class SparksStatementPublic(BaseModel):
     daily_allowance: int
     daily_cap: int = Field(description="The daily top-up never lifts free Sparks past this.")
     today: date = Field(description="The user's date, in their saved time zone.")
+    plan: PlanStatePublic | None = Field(
+        default=None, description="The user's monthly plan, if they have one."
+    )
+    billing: bool = Field(
+        default=False,
+        description="Payments are on and the user has a Stripe customer: the billing portal "
+        "(invoices, payment method) is open to them.",
+    )
 
     @classmethod
-    def of(cls, statement: Statement, *, enabled: bool) -> SparksStatementPublic:
+    def of(
+        cls,
+        statement: Statement,
+        *,
+        enabled: bool,
+        plan: PlanStatePublic | None = None,
+        billing: bool = False,
+    ) -> SparksStatementPublic:
         return cls(
             enabled=enabled,
             available=statement.available,
@@ -41,6 +110,8 @@ class SparksStatementPublic(BaseModel):
             daily_allowance=statement.daily_allowance,
             daily_cap=statement.daily_cap,
             today=statement.today,
+            plan=plan,
+            billing=billing,
         )
 
 
@@ -80,6 +151,73 @@ class PriceLinePublic(BaseModel):
     example: str
 
 
+class PackPublic(BaseModel):
+    """A one-off Spark pack on sale."""
+
+    key: str = Field(description="Its name in `POST /api/v1/me/sparks/checkout`.")
+    name: str
+    sparks: int = Field(description="Sparks credited once Stripe confirms the payment.")
+    amount_cents: int = Field(description="Its price in cents of `currency`.")
+    price: Decimal = Field(description='Its price in `currency`, exact: e.g. "2.99".')
+    price_money: str = Field(description="Its price in words, e.g. 2.99 EUR.")
+    per_spark_cents: Decimal = Field(
+        description="What one of its Sparks costs in cents, half-up to hundredths of a cent."
+    )
+    price_unit_money: str = Field(
+        description="What `price_unit` of its Sparks cost, half-up to cents, e.g. 0.60 EUR."
+    )
+
+    @classmethod
+    def of(cls, pack: Pack, currency: str) -> PackPublic:
+        per = cents_per_spark(pack.amount_cents, pack.sparks)
+        unit = unit_money(pack.amount_cents, pack.sparks, currency)
+        assert per is not None  # a pack has at least one Spark
+        assert unit is not None
+        return cls(
+            key=pack.key,
+            name=pack.name,
+            sparks=pack.sparks,
+            amount_cents=pack.amount_cents,
+            price=money_of(pack.amount_cents),
+            price_money=f"{money_of(pack.amount_cents)} {currency}",
+            per_spark_cents=per,
+            price_unit_money=unit,
+        )
+
+
+class PlanPublic(BaseModel):
+    """A monthly plan on sale."""
+
+    key: str = Field(description="Its name in `POST /api/v1/me/sparks/checkout`.")
+    name: str
+    monthly_sparks: int = Field(description="Sparks granted each paid month.")
+    amount_cents: int = Field(description="Its monthly price in cents of `currency`.")
+    price: Decimal = Field(description="Its monthly price in `currency`, exact.")
+    price_money: str = Field(description="Its monthly price in words, e.g. 9.99 EUR.")
+    per_spark_cents: Decimal | None = Field(
+        description="What one of its monthly Sparks costs in cents (null: it grants none)."
+    )
+    price_unit_money: str | None = Field(
+        description="What `price_unit` of its monthly Sparks cost (null: it grants none)."
+    )
+    unlocks: list[UnlockPublic] = Field(description="What it unlocks, in plain words.")
+
+    @classmethod
+    def of(cls, plan: Plan, currency: str) -> PlanPublic:
+        per = cents_per_spark(plan.amount_cents, plan.monthly_sparks)
+        return cls(
+            key=plan.key,
+            name=plan.name,
+            monthly_sparks=plan.monthly_sparks,
+            amount_cents=plan.amount_cents,
+            price=money_of(plan.amount_cents),
+            price_money=f"{money_of(plan.amount_cents)} {currency}",
+            per_spark_cents=per,
+            price_unit_money=unit_money(plan.amount_cents, plan.monthly_sparks, currency),
+            unlocks=unlocks_of(list(plan.unlocks)),
+        )
+
+
 class PricingPublic(BaseModel):
     enabled: bool = Field(description="Whether replies cost Sparks here; off: all is free.")
     lines: list[PriceLinePublic]
@@ -89,11 +227,22 @@ class PricingPublic(BaseModel):
     price_unit_money: str = Field(description="What `price_unit` Sparks cost, e.g. 0.50 EUR.")
     daily_allowance: int = Field(description="Free Sparks given at a user's first use each day.")
     daily_cap: int = Field(description="The daily top-up never lifts free Sparks past this.")
-    payments: bool = Field(description="Whether Sparks can be bought here.")
+    payments: bool = Field(description="Whether Sparks can be bought here (Stripe is set up).")
     payments_note: str
+    payments_currency: str = Field(description="The currency of packs and plans, e.g. EUR.")
+    packs: list[PackPublic] = Field(
+        description="One-off packs on sale; none while payments are off."
+    )
+    plans: list[PlanPublic] = Field(
+        description="Monthly plans on sale; none while payments are off."
+    )
 
     @classmethod
-    def of(cls, settings: SparksSettings) -> PricingPublic:
+    def of(
+        cls, settings: SparksSettings, payments: PaymentsSettings | None = None
+    ) -> PricingPublic:
+        on = payments is not None and payments.configured
+        currency = (payments or PaymentsSettings()).currency.upper()
         return cls(
             enabled=settings.enabled,
             lines=[PriceLinePublic.model_validate(p) for p in pricing.price_list(settings)],
@@ -103,8 +252,11 @@ class PricingPublic(BaseModel):
             price_unit_money=pricing.money(settings, PRICE_UNIT),
             daily_allowance=settings.daily_allowance,
             daily_cap=settings.daily_cap,
-            payments=False,
-            payments_note=PAYMENTS_NOTE,
+            payments=on,
+            payments_note=PAYMENTS_ON_NOTE if on else PAYMENTS_NOTE,
+            payments_currency=currency,
+            packs=[PackPublic.of(p, currency) for p in payments.packs] if payments and on else [],
+            plans=[PlanPublic.of(p, currency) for p in payments.plans] if payments and on else [],
         )
 
 

@@ -1,5 +1,6 @@
-"""Sparks routes: the user's statement and lines, the public price list, and an admin's
-view, grants and revokes."""
+"""Sparks routes: the user's statement (with their plan) and lines, the public price list
+(with the packs and plans on sale once Stripe is set up), and an admin's view, grants and
+revokes."""
 
 from __future__ import annotations
 
@@ -8,15 +9,20 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from afterdark.accounts.models import User
+from afterdark.credits.payments.plans import billing_of
 from afterdark.credits.schemas import (
+    PlanStatePublic,
     PricingPublic,
     SparkLinePublic,
     SparksAccountPublic,
     SparksAdjustment,
     SparksStatementPublic,
     lines_of,
+    unlocks_of,
 )
+from afterdark.credits.service import Statement
 from afterdark.errors import NotFoundError
+from afterdark.runtime import Runtime
 from afterdark.web.deps import AdminUser, CurrentUser, Id, RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["sparks"])
@@ -25,12 +31,38 @@ Limit = Annotated[int, Query(ge=1, le=200, description="Lines per page.")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="Lines to skip.")]
 
 
+async def statement_public(
+    runtime: Runtime, user_id: int, statement: Statement
+) -> SparksStatementPublic:
+    """A statement with the user's plan and whether the billing portal is theirs."""
+    payments = runtime.settings.payments
+    billing = await billing_of(runtime.database, payments, user_id)
+    plan = billing.plan
+    return SparksStatementPublic.of(
+        statement,
+        enabled=runtime.sparks.enabled,
+        plan=None
+        if plan is None
+        else PlanStatePublic(
+            key=plan.key,
+            name=plan.name,
+            status=plan.status,
+            active=plan.active,
+            cancel_at_period_end=plan.cancel_at_period_end,
+            current_period_end=plan.current_period_end,
+            unlocks=unlocks_of(plan.unlocks),
+        ),
+        billing=billing.customer and payments.configured,
+    )
+
+
 @router.get("/me/sparks")
 async def my_sparks(user: CurrentUser, runtime: RuntimeDep) -> SparksStatementPublic:
-    """The user's Sparks now; the first look of the day gives today's free allowance."""
+    """The user's Sparks now, and their plan; the first look of the day gives today's free
+    allowance."""
     sparks = runtime.sparks
     statement = await sparks.statement(user.id, use=sparks.enabled)
-    return SparksStatementPublic.of(statement, enabled=sparks.enabled)
+    return await statement_public(runtime, user.id, statement)
 
 
 @router.get("/me/sparks/transactions")
@@ -43,8 +75,9 @@ async def my_transactions(
 
 @router.get("/pricing")
 async def pricing(runtime: RuntimeDep) -> PricingPublic:
-    """What each action costs in Sparks, what Sparks cost in money, the free allowance."""
-    return PricingPublic.of(runtime.settings.sparks)
+    """What each action costs in Sparks, what Sparks cost in money, the free allowance, and
+    the packs and plans on sale (none while payments are off)."""
+    return PricingPublic.of(runtime.settings.sparks, runtime.settings.payments)
 
 
 async def _account(user_id: int, session: SessionDep) -> User:
@@ -59,7 +92,7 @@ async def _view(runtime: RuntimeDep, user_id: int, limit: int) -> SparksAccountP
     statement = await sparks.statement(user_id, use=False)  # an admin's look gives nothing
     return SparksAccountPublic(
         user_id=user_id,
-        statement=SparksStatementPublic.of(statement, enabled=sparks.enabled),
+        statement=await statement_public(runtime, user_id, statement),
         lines=lines_of(await sparks.history(user_id, limit=limit)),
     )
 
@@ -86,4 +119,4 @@ async def adjust_sparks(
     else:
         await sparks.revoke(user_id, data.amount, reason=data.reason)
     statement = await sparks.statement(user_id, use=False)
-    return SparksStatementPublic.of(statement, enabled=sparks.enabled)
+    return await statement_public(runtime, user_id, statement)

@@ -14,6 +14,18 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 Unlock = Literal["premium_images", "voice", "explicit"]
 """What a plan unlocks: the premium image model, voice, explicit content (verified users)."""
 
+UNLOCK_WORDS: dict[str, str] = {
+    "premium_images": "The premium image model",
+    "voice": "Voice",
+    "explicit": "Explicit content (for verified adults who turn it on)",
+}
+"""Each unlock in plain words, as the price list and the Sparks page say it."""
+
+
+def unlock_words(key: str) -> str:
+    return UNLOCK_WORDS.get(key, key.replace("_", " ").capitalize())
+
+
 _KEY = r"^[a-z0-9][a-z0-9_-]{0,39}$"
 
 

@@ -1,11 +1,19 @@
-// The Sparks page: the balance, today's allowance and every line of the statement.
-import { get, requireUser } from "./api.js";
+// The Sparks page: the balance, today's allowance, the plan (cancel in one click, the billing
+// portal), every line of the statement, and what happened on the way back from Checkout.
+import { get, post, requireUser } from "./api.js";
 import { showBalance } from "./navsparks.js";
 import { busy, h, showError } from "./ui.js";
 
 const PAGE = 50;
 const count = new Intl.NumberFormat();
 const when = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+const day = new Intl.DateTimeFormat(undefined, { dateStyle: "long" });
+const CHECKOUT = {
+  done: "Thank you \u2014 your Sparks arrive as soon as Stripe confirms the payment.",
+  success: "Thank you \u2014 your Sparks arrive as soon as Stripe confirms the payment.",
+  cancelled: "Checkout was cancelled: nothing was charged.",
+  cancel: "Checkout was cancelled: nothing was charged.",
+};
 const STATUS = {
   posted: "Done",
   charged: "Charged",
@@ -61,6 +69,62 @@ function renderStatement(s) {
     : "There is no free daily allowance on this instance.";
 }
 
+/** The end of the paid month in words, or null when Stripe has not said. */
+function periodEnd(plan) {
+  if (!plan.current_period_end) return null;
+  const date = new Date(zoned(plan.current_period_end));
+  return Number.isNaN(date.getTime()) ? null : day.format(date);
+}
+
+function planText(plan) {
+  const end = periodEnd(plan);
+  if (plan.status === null) return `${plan.name}: waiting for Stripe to confirm the payment.`;
+  if (!plan.active) return `${plan.name}: not on (Stripe says \u201c${plan.status}\u201d).`;
+  if (plan.cancel_at_period_end) {
+    return end
+      ? `${plan.name}: cancelled. It stays on until ${end} and will not renew.`
+      : `${plan.name}: cancelled. It stays on until the end of the month you paid for and will not renew.`;
+  }
+  const retry = plan.status === "past_due" ? " Stripe is retrying the last payment." : "";
+  return `${plan.name}: on${end ? `, renews on ${end}` : ""}.${retry}`;
+}
+
+function renderPlan(s) {
+  const plan = s.plan;
+  document.getElementById("sparks-plan").hidden = !s.billing && !plan;
+  document.getElementById("plan-line").textContent = plan
+    ? planText(plan)
+    : "You have no plan. Packs and plans are on the prices page.";
+  const unlocks = document.getElementById("plan-unlocks");
+  unlocks.replaceChildren(...(plan ? plan.unlocks : []).map((u) => h("li", {}, u.what)));
+  unlocks.hidden = unlocks.childElementCount === 0;
+  const cancel = document.getElementById("plan-cancel");
+  cancel.hidden = !(s.billing && plan && plan.active && !plan.cancel_at_period_end);
+  cancel.onclick = () => busy(cancel, async () => {
+    await post("/me/sparks/plan/cancel");
+    cancel.hidden = true;
+    const end = periodEnd(plan);
+    const note = document.getElementById("plan-cancelled");
+    note.textContent = `Your plan is cancelled. It stays on until ${end || "the end of the month you paid for"} and will not renew; nothing more will be charged.`;
+    note.hidden = false;
+  }).catch(showError);
+  const manage = document.getElementById("billing-manage");
+  manage.hidden = !s.billing;
+  document.getElementById("billing-hint").hidden = !s.billing;
+  manage.onclick = () => busy(manage, async () => {
+    const { url } = await post("/me/sparks/portal");
+    window.location.assign(url);
+  }).catch(showError);
+}
+
+function showCheckoutNote() {
+  const outcome = new URLSearchParams(window.location.search).get("checkout");
+  const text = outcome ? CHECKOUT[outcome] : null;
+  const note = document.getElementById("checkout-note");
+  note.textContent = text || "";
+  note.hidden = !text;
+}
+
 async function loadLines() {
   // One more than a page, to know whether there is a next one.
   const lines = await get(`/me/sparks/transactions?limit=${PAGE + 1}&offset=${offset}`);
@@ -79,8 +143,11 @@ more.addEventListener("click", () => busy(more, loadLines).catch(showError));
 
 (async () => {
   await requireUser();
+  showCheckoutNote();
   try {
-    renderStatement(await get("/me/sparks"));
+    const statement = await get("/me/sparks");
+    renderStatement(statement);
+    renderPlan(statement);
   } catch (err) {
     document.getElementById("sparks-loading").textContent = "Could not load your Sparks.";
     throw err;
