@@ -47,7 +47,10 @@ async def test_first_use_gives_the_daily_allowance_once(sparks: Sparks, db: Data
             await session.scalars(select(SparkTransfer).where(SparkTransfer.kind == "daily"))
         ).all()
     assert [t.amount for t in daily] == [50]
-    assert daily[0].id == f"daily:{user}:{first.today.isoformat()}"
+    async with db.engine.connect() as conn:
+        free_account = (await ledger.balances(conn, user, lock=False)).free_id
+    # Keyed by the account (never reused), not the user (SQLite may reuse a deleted id).
+    assert daily[0].id == f"daily:{free_account}:{first.today.isoformat()}"
 
 
 async def test_the_daily_allowance_tops_up_to_the_cap_and_no_further(db: Database) -> None:
@@ -272,7 +275,10 @@ async def test_the_statement_shows_each_operation_once_with_its_outcome(
     await sparks.hold(user, 10, op="reply:3", action="chat.reply", ref="generation:3")
     await sparks.settle("reply:3", 0)
     lines = {line.op: line for line in await sparks.history(user)}
-    assert set(lines) == {f"daily:{user}:{(await sparks.statement(user)).today}"} | {
+    assert {op for op in lines if op.startswith("daily:")} == {
+        op for op in lines if lines[op].kind == "daily"
+    }
+    assert set(lines) == {op for op in lines if op.startswith("daily:")} | {
         "reply:1",
         "reply:2",
         "reply:3",
@@ -290,3 +296,34 @@ async def test_the_statement_shows_each_operation_once_with_its_outcome(
     newest_first = [line.op for line in await sparks.history(user)]
     assert newest_first[0] == "reply:3"
     assert len(await sparks.history(user, limit=2)) == 2
+
+
+async def test_a_deleted_users_ledger_stays_and_a_new_user_starts_clean(
+    sparks: Sparks, db: Database
+) -> None:
+    """Deleting an account keeps its ledger (amounts, without the user); SQLite may give the
+    deleted user's id to the next account, which must start with accounts of its own."""
+    gone = await make_user(db, "gone")
+    await sparks.grant(gone, 30, reason="test")
+    await sparks.spend(gone, 10, op="before-deletion", action="test")
+    async with db.engine.begin() as conn:
+        await conn.execute(text("DELETE FROM users WHERE id = :id"), {"id": gone})
+    new = await make_user(db, "new")
+    statement = await sparks.statement(new)
+    assert (statement.free, statement.wallet) == (50, 0)
+    assert [line.kind for line in await sparks.history(new)] == ["daily"]
+    async with db.session() as session:
+        orphans = (
+            await session.scalars(
+                select(SparkAccount).where(
+                    SparkAccount.user_id.is_(None), SparkAccount.bucket != "system"
+                )
+            )
+        ).all()
+        kept = await session.get(SparkTransfer, "before-deletion")
+    assert sorted(a.bucket for a in orphans) == ["free", "wallet"]
+    assert kept is not None
+    assert kept.user_id is None
+    report = await reconcile.reconcile(db)
+    assert report.ok
+    assert report.total == 0

@@ -7,19 +7,21 @@ the commit. The database's own check (no overdraft) is the last word: an update 
 break it raises, and the whole operation rolls back.
 
 An operation is idempotent by its id: repeating it finds the transfers it wrote and returns
-the same outcome; the same id with different fields is refused (``TransferIdReusedError``).
+the same outcome; the same id with different fields, or an id that is already one of
+another operation's transfers (``<op>/2``), is refused (``TransferIdReusedError``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import cast
 
-from sqlalchemy import Row, Table, insert, select, update
+from sqlalchemy import Row, Table, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.dml import Insert
 
 from afterdark.credits.models import USER_BUCKETS, SparkAccount, SparkTransfer
 from afterdark.errors import ConflictError, PaymentRequiredError
@@ -27,6 +29,69 @@ from afterdark.kit.clock import utcnow
 
 accounts = cast(Table, SparkAccount.__table__)
 transfers = cast(Table, SparkTransfer.__table__)
+
+# The statements of the hot path, built once: each call only binds its values, and
+# SQLAlchemy finds the compiled form in its cache without walking a new expression.
+_AVAILABLE = accounts.c.credits_posted - accounts.c.debits_posted - accounts.c.debits_pending
+_ACCOUNT_ROWS = (
+    select(
+        accounts.c.id,
+        accounts.c.bucket,
+        accounts.c.debits_pending,
+        accounts.c.daily_on,
+        _AVAILABLE.label("available"),
+    )
+    .where(accounts.c.user_id == bindparam("user_id"))
+    .order_by(accounts.c.id)
+)
+_LOCKED_ACCOUNT_ROWS = _ACCOUNT_ROWS.with_for_update()
+_SYSTEM_ACCOUNT = select(accounts.c.id).where(accounts.c.name == bindparam("name"))
+_INSERT_NEW: dict[str, Insert] = {
+    "postgresql": postgresql.insert(transfers).on_conflict_do_nothing(),
+    "sqlite": sqlite.insert(transfers).on_conflict_do_nothing(),
+}
+_FIND_OP = select(transfers).where(transfers.c.op == bindparam("op")).order_by(transfers.c.id)
+_DEBIT = {
+    hold: update(accounts)
+    .where(accounts.c.id == bindparam("account"), _AVAILABLE >= bindparam("amount"))
+    .values({column: column + bindparam("amount")})
+    for hold, column in ((False, accounts.c.debits_posted), (True, accounts.c.debits_pending))
+}
+_CREDIT = (
+    update(accounts)
+    .where(accounts.c.id == bindparam("account"))
+    .values(credits_posted=accounts.c.credits_posted + bindparam("amount"))
+)
+_resolution = transfers.alias("resolution")
+_OPEN_HOLDS = (
+    select(transfers)
+    .outerjoin(_resolution, _resolution.c.pending_id == transfers.c.id)
+    .where(
+        transfers.c.op == bindparam("hold_op"),
+        transfers.c.phase == "pending",
+        _resolution.c.id.is_(None),
+    )
+    .order_by(transfers.c.id)
+)
+_RESOLVE = (
+    update(accounts)
+    .where(accounts.c.id == bindparam("account"))
+    .values(
+        debits_pending=accounts.c.debits_pending - bindparam("held"),
+        debits_posted=accounts.c.debits_posted + bindparam("taken"),
+    )
+)
+_TAKEN_BY = select(transfers.c.pending_id).where(transfers.c.id == bindparam("transfer_id"))
+_MARK_DAILY = (
+    update(accounts)
+    .where(
+        accounts.c.id == bindparam("account"),
+        or_(accounts.c.daily_on.is_(None), accounts.c.daily_on < bindparam("today")),
+    )
+    .values(daily_on=bindparam("today"))
+)
+_SYSTEM_IDS = "afterdark.spark_system_accounts"
+"""``conn.info`` entry: system account ids by name, cached for the connection's life."""
 
 
 class InsufficientSparksError(PaymentRequiredError):
@@ -81,11 +146,10 @@ class Meta:
     note: str | None = None
 
 
-def _insert_new(conn: AsyncConnection):  # type: ignore[no-untyped-def]
-    """``INSERT ... ON CONFLICT DO NOTHING`` in the connection's dialect."""
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(transfers).on_conflict_do_nothing()
-    return sqlite.insert(transfers).on_conflict_do_nothing()
+async def _insert_new(conn: AsyncConnection, row: Mapping[str, object]) -> bool:
+    """Insert one transfer unless its id (or the hold it resolves) is taken; whether it was."""
+    result = await conn.execute(_INSERT_NEW[conn.dialect.name], row)
+    return result.rowcount == 1
 
 
 def leg_id(op: str, leg: int) -> str:
@@ -94,11 +158,14 @@ def leg_id(op: str, leg: int) -> str:
 
 
 async def system_account(conn: AsyncConnection, name: str) -> int:
-    """The id of a system account (made by the migration)."""
-    found = await conn.scalar(select(accounts.c.id).where(accounts.c.name == name))
-    if found is None:
-        raise RuntimeError(f"system account {name!r} is missing: run the migrations")
-    return int(found)
+    """The id of a system account (made by the migration, never changed)."""
+    known: dict[str, int] = conn.info.setdefault(_SYSTEM_IDS, {})
+    if name not in known:
+        found = await conn.scalar(_SYSTEM_ACCOUNT, {"name": name})
+        if found is None:
+            raise RuntimeError(f"system account {name!r} is missing: run the migrations")
+        known[name] = int(found)
+    return known[name]
 
 
 async def balances(conn: AsyncConnection, user_id: int, *, lock: bool = True) -> Balances:
@@ -120,29 +187,14 @@ async def balances(conn: AsyncConnection, user_id: int, *, lock: bool = True) ->
 
 
 async def _account_rows(conn: AsyncConnection, user_id: int, lock: bool) -> Sequence[Row]:  # type: ignore[type-arg]
-    query = (
-        select(
-            accounts.c.id,
-            accounts.c.bucket,
-            accounts.c.debits_pending,
-            accounts.c.daily_on,
-            (
-                accounts.c.credits_posted - accounts.c.debits_posted - accounts.c.debits_pending
-            ).label("available"),
-        )
-        .where(accounts.c.user_id == user_id)
-        .order_by(accounts.c.id)
-    )
-    if lock and conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    return (await conn.execute(query)).all()
+    locked = lock and conn.dialect.name == "postgresql"
+    query = _LOCKED_ACCOUNT_ROWS if locked else _ACCOUNT_ROWS
+    return (await conn.execute(query, {"user_id": user_id})).all()
 
 
 async def _create_accounts(conn: AsyncConnection, user_id: int) -> None:
-    values = [
-        {"name": f"user:{user_id}:{bucket}", "user_id": user_id, "bucket": bucket}
-        for bucket in USER_BUCKETS
-    ]
+    """The user's two accounts. They have no name: a deleted user's accounts stay (without
+    a user), and SQLite may give that user's id to the next one."""
     statement = (
         postgresql.insert(accounts)
         if conn.dialect.name == "postgresql"
@@ -151,9 +203,15 @@ async def _create_accounts(conn: AsyncConnection, user_id: int) -> None:
     await conn.execute(
         statement.on_conflict_do_nothing().values(
             [
-                {**v, "no_overdraft": True, "debits_posted": 0, "credits_posted": 0}
-                | {"debits_pending": 0}
-                for v in values
+                {
+                    "user_id": user_id,
+                    "bucket": bucket,
+                    "no_overdraft": True,
+                    "debits_posted": 0,
+                    "credits_posted": 0,
+                    "debits_pending": 0,
+                }
+                for bucket in USER_BUCKETS
             ]
         )
     )
@@ -161,10 +219,7 @@ async def _create_accounts(conn: AsyncConnection, user_id: int) -> None:
 
 async def find_op(conn: AsyncConnection, op: str) -> list[Row]:  # type: ignore[type-arg]
     """The transfers an operation wrote, first leg first."""
-    rows = await conn.execute(
-        select(transfers).where(transfers.c.op == op).order_by(transfers.c.id)
-    )
-    return list(rows.all())
+    return list((await conn.execute(_FIND_OP, {"op": op})).all())
 
 
 def _same(existing: Sequence[Row], phase: str, meta: Meta, amount: int) -> bool:  # type: ignore[type-arg]
@@ -176,6 +231,12 @@ def _same(existing: Sequence[Row], phase: str, meta: Meta, amount: int) -> bool:
     )
 
 
+def _reused(transfer_id: str) -> TransferIdReusedError:
+    return TransferIdReusedError(
+        f"Transfer id {transfer_id!r} was already used for a different operation."
+    )
+
+
 async def _existing(
     conn: AsyncConnection, op: str, phase: str, meta: Meta, amount: int
 ) -> Outcome | None:
@@ -184,10 +245,17 @@ async def _existing(
     if not found:
         return None
     if not _same(found, phase, meta, amount):
-        raise TransferIdReusedError(
-            f"Transfer id {op!r} was already used for a different operation."
-        )
+        raise _reused(op)
     return Outcome(op, "exists", amount)
+
+
+async def _repeated(conn: AsyncConnection, op: str, phase: str, meta: Meta, amount: int) -> Outcome:
+    """The earlier outcome of ``op``, whose first transfer id is taken: by ``op`` itself, or
+    as another operation's second leg (refused)."""
+    earlier = await _existing(conn, op, phase, meta, amount)
+    if earlier is None:
+        raise _reused(op)
+    return earlier
 
 
 async def _write(
@@ -218,33 +286,23 @@ async def _write(
         }
         for index, (debit, credit, amount) in enumerate(legs)
     ]
-    first = await conn.execute(_insert_new(conn).values(rows[0]))
-    if first.rowcount == 0:
+    if not await _insert_new(conn, rows[0]):
         return False
     for row in rows[1:]:
-        await conn.execute(insert(transfers).values(row))
+        if not await _insert_new(conn, row):
+            raise _reused(str(row["id"]))
     return True
 
 
 async def _debit(conn: AsyncConnection, account_id: int, amount: int, *, hold: bool) -> None:
     """Take ``amount`` from a user account (posted, or held for a two-phase spend)."""
-    column = accounts.c.debits_pending if hold else accounts.c.debits_posted
-    available = accounts.c.credits_posted - accounts.c.debits_posted - accounts.c.debits_pending
-    result = await conn.execute(
-        update(accounts)
-        .where(accounts.c.id == account_id, available >= amount)
-        .values({column: column + amount})
-    )
+    result = await conn.execute(_DEBIT[hold], {"account": account_id, "amount": amount})
     if result.rowcount != 1:
         raise InsufficientSparksError(amount, 0)
 
 
 async def _credit(conn: AsyncConnection, account_id: int, amount: int) -> None:
-    await conn.execute(
-        update(accounts)
-        .where(accounts.c.id == account_id)
-        .values(credits_posted=accounts.c.credits_posted + amount)
-    )
+    await conn.execute(_CREDIT, {"account": account_id, "amount": amount})
 
 
 def _split(have: Balances, amount: int) -> list[tuple[int, int]]:
@@ -269,7 +327,7 @@ async def credit_user(
     """Move ``amount`` from a system account into one of the user's buckets."""
     target = have.free_id if bucket == "free" else have.wallet_id
     if not await _write(conn, op, [(source, target, amount)], "posted", meta):
-        return await _existing(conn, op, "posted", meta, amount) or Outcome(op, "exists", amount)
+        return await _repeated(conn, op, "posted", meta, amount)
     await _credit(conn, target, amount)
     return Outcome(op, "created", amount)
 
@@ -295,7 +353,7 @@ async def debit_user(
         raise
     legs = [(account, sink, part) for account, part in parts]
     if not await _write(conn, op, legs, phase, meta, expires_at=expires_at):
-        return await _existing(conn, op, phase, meta, amount) or Outcome(op, "exists", amount)
+        return await _repeated(conn, op, phase, meta, amount)
     for account, part in parts:
         await _debit(conn, account, part, hold=expires_at is not None)
     return Outcome(op, "created", amount)
@@ -303,14 +361,7 @@ async def debit_user(
 
 async def open_holds(conn: AsyncConnection, hold_op: str) -> list[Row]:  # type: ignore[type-arg]
     """The legs of a hold that no post or void has resolved yet, free bucket first."""
-    resolution = transfers.alias("resolution")
-    rows = await conn.execute(
-        select(transfers)
-        .outerjoin(resolution, resolution.c.pending_id == transfers.c.id)
-        .where(transfers.c.op == hold_op, transfers.c.phase == "pending", resolution.c.id.is_(None))
-        .order_by(transfers.c.id)
-    )
-    return list(rows.all())
+    return list((await conn.execute(_OPEN_HOLDS, {"hold_op": hold_op})).all())
 
 
 async def resolve(conn: AsyncConnection, op: str, hold_op: str, charge: int, meta: Meta) -> Outcome:
@@ -321,6 +372,7 @@ async def resolve(conn: AsyncConnection, op: str, hold_op: str, charge: int, met
         return Outcome(op, "exists", 0)
     left = max(charge, 0)
     charged = 0
+    created = False
     for index, hold in enumerate(holds):
         take = min(hold.amount, left)
         left -= take
@@ -340,19 +392,23 @@ async def resolve(conn: AsyncConnection, op: str, hold_op: str, charge: int, met
             "note": meta.note,
             "created_at": utcnow(),
         }
-        written = await conn.execute(_insert_new(conn).values(row))
-        if written.rowcount == 0:
-            continue  # resolved by someone else in the meantime
+        if not await _insert_new(conn, row):
+            await _resolved_meanwhile(conn, str(row["id"]), hold.id)
+            continue
         await conn.execute(
-            update(accounts)
-            .where(accounts.c.id == hold.debit_account_id)
-            .values(
-                debits_pending=accounts.c.debits_pending - hold.amount,
-                debits_posted=accounts.c.debits_posted + take,
-            )
+            _RESOLVE, {"account": hold.debit_account_id, "held": hold.amount, "taken": take}
         )
         charged += take
-    return Outcome(op, "created", charged)
+        created = True
+    return Outcome(op, "created" if created else "exists", charged)
+
+
+async def _resolved_meanwhile(conn: AsyncConnection, transfer_id: str, hold_id: str) -> None:
+    """A resolution's insert did nothing: fine when another transaction resolved the hold
+    since it was read; an id that names some other transfer is refused."""
+    row = (await conn.execute(_TAKEN_BY, {"transfer_id": transfer_id})).first()
+    if row is not None and row.pending_id != hold_id:
+        raise _reused(transfer_id)
 
 
 async def stale_holds(conn: AsyncConnection, now: datetime, limit: int = 500) -> list[str]:
@@ -374,12 +430,5 @@ async def stale_holds(conn: AsyncConnection, now: datetime, limit: int = 500) ->
 
 async def mark_daily(conn: AsyncConnection, free_id: int, today: date) -> bool:
     """Record today's allowance on the free account; False when it was already given."""
-    result = await conn.execute(
-        update(accounts)
-        .where(
-            accounts.c.id == free_id,
-            (accounts.c.daily_on.is_(None)) | (accounts.c.daily_on < today),
-        )
-        .values(daily_on=today)
-    )
+    result = await conn.execute(_MARK_DAILY, {"account": free_id, "today": today})
     return result.rowcount == 1

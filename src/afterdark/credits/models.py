@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from afterdark.store.base import Base, CreatedAt
@@ -30,7 +30,7 @@ PHASES = ("posted", "pending", "post", "void")
 
 
 class SparkAccount(Base):
-    """One account: a user's bucket (``user:<id>:free``) or a system account (``spending``)."""
+    """One account: a user's bucket (``free``, ``wallet``) or a system account (``spending``)."""
 
     __tablename__ = "spark_accounts"
     __table_args__ = (
@@ -42,10 +42,12 @@ class SparkAccount(Base):
             "debits_posted >= 0 AND credits_posted >= 0 AND debits_pending >= 0",
             name="totals_positive",
         ),
+        UniqueConstraint("user_id", "bucket", name="uq_spark_accounts_user_bucket"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(40), unique=True)
+    # System accounts only ("spending"); a user's are known by (user_id, bucket).
+    name: Mapped[str | None] = mapped_column(String(40), unique=True)
     # Set for user accounts; a deleted user's accounts stay (the ledger must balance) with
     # no link to anyone.
     user_id: Mapped[int | None] = mapped_column(

@@ -40,6 +40,11 @@ class Report:
         return not self.drift and not self.problems
 
 
+def account_label(account_id: int, user_id: int | None, bucket: str) -> str:
+    """``user:<id>:<bucket>``, or ``account:<id>:<bucket>`` once its user is deleted."""
+    return f"user:{user_id}:{bucket}" if user_id is not None else f"account:{account_id}:{bucket}"
+
+
 async def _sums(conn: AsyncConnection) -> dict[int, dict[str, int]]:
     """Per account, its totals as the transfers give them."""
     posted = transfers.c.phase.in_(("posted", "post"))
@@ -100,11 +105,12 @@ async def reconcile(database: Database) -> Report:
             if row.bucket == "system":
                 report.system[row.name] = balance
                 continue
+            label = account_label(row.id, row.user_id, row.bucket)
             for name in FIELDS:
                 if getattr(row, name) != summed[name]:
-                    report.drift.append(Drift(row.name, name, getattr(row, name), summed[name]))
+                    report.drift.append(Drift(label, name, getattr(row, name), summed[name]))
             if row.no_overdraft and row.debits_posted + row.debits_pending > row.credits_posted:
-                report.problems.append(f"{row.name} is overdrawn")
+                report.problems.append(f"{label} is overdrawn")
         report.transfers = int(await conn.scalar(select(func.count()).select_from(transfers)) or 0)
         report.problems += await _resolution_problems(conn)
         await conn.rollback()

@@ -6,13 +6,14 @@ transaction (``transaction.py``) over the primitives in ``ledger.py``.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from afterdark.config import SparksSettings
@@ -54,16 +55,20 @@ def new_op(prefix: str) -> str:
     return f"{prefix}:{uuid.uuid4().hex}"
 
 
-async def local_today(conn: AsyncConnection, user_id: int, now: datetime | None = None) -> date:
-    """The user's date, in the time zone their browser saved (UTC until it has)."""
-    name = await conn.scalar(
-        select(WellbeingSettings.timezone).where(WellbeingSettings.user_id == user_id)
-    )
+ZONE_TTL = 60.0
+"""Seconds a user's time zone is remembered (a change reaches the allowance within this)."""
+_ZONE_OF = select(WellbeingSettings.timezone).where(
+    WellbeingSettings.user_id == bindparam("user_id")
+)
+
+
+async def time_zone(conn: AsyncConnection, user_id: int) -> ZoneInfo:
+    """The time zone the user's browser saved (UTC until it has, or if it is unknown)."""
+    name = await conn.scalar(_ZONE_OF, {"user_id": user_id})
     try:
-        zone = ZoneInfo(name or "UTC")
+        return ZoneInfo(name or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    return (now or utcnow()).astimezone(zone).date()
+        return ZoneInfo("UTC")
 
 
 class Sparks:
@@ -79,6 +84,18 @@ class Sparks:
         self.database = database
         self.settings = settings
         self.clock = clock
+        # user id -> (zone, when read): one query less per operation.
+        self._zones: dict[int, tuple[ZoneInfo, float]] = {}
+
+    async def today(self, conn: AsyncConnection, user_id: int) -> date:
+        """The user's date now, with their time zone remembered for ``ZONE_TTL`` seconds."""
+        known = self._zones.get(user_id)
+        if known is None or time.monotonic() - known[1] > ZONE_TTL:
+            if len(self._zones) > 100_000:
+                self._zones.clear()
+            known = (await time_zone(conn, user_id), time.monotonic())
+            self._zones[user_id] = known
+        return self.clock().astimezone(known[0]).date()
 
     @property
     def enabled(self) -> bool:
@@ -89,7 +106,7 @@ class Sparks:
     async def ready(self, conn: AsyncConnection, user_id: int) -> Balances:
         """The user's balances with today's allowance given (once a day, at first use)."""
         have = await ledger.balances(conn, user_id)
-        today = await local_today(conn, user_id, self.clock())
+        today = await self.today(conn, user_id)
         if have.daily_on is not None and have.daily_on >= today:
             return have
         if not await ledger.mark_daily(conn, have.free_id, today):
@@ -100,7 +117,13 @@ class Sparks:
         grants = await ledger.system_account(conn, "grants")
         meta = Meta(kind="daily", user_id=user_id, note=f"Free Sparks for {today.isoformat()}")
         await ledger.credit_user(
-            conn, f"daily:{user_id}:{today.isoformat()}", have, grants, amount, meta, bucket="free"
+            conn,
+            f"daily:{have.free_id}:{today.isoformat()}",
+            have,
+            grants,
+            amount,
+            meta,
+            bucket="free",
         )
         return await ledger.balances(conn, user_id)
 
@@ -121,7 +144,7 @@ class Sparks:
                     )
                 )
             ).all()
-            today = await local_today(conn, user_id, self.clock())
+            today = await self.today(conn, user_id)
         have = {bucket: int(value) for bucket, value, _ in rows}
         free = have.get("free", 0)
         given = next((day for bucket, _, day in rows if bucket == "free"), None)
@@ -163,7 +186,7 @@ class Sparks:
                 held=have.held,
                 daily_allowance=self.settings.daily_allowance,
                 daily_cap=self.settings.daily_cap,
-                today=await local_today(conn, user_id, self.clock()),
+                today=await self.today(conn, user_id),
             )
 
         return await in_transaction(self.database, work)

@@ -22,7 +22,7 @@ def upgrade() -> None:
     op.create_table(
         "spark_accounts",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("name", sa.String(length=40), nullable=False),
+        sa.Column("name", sa.String(length=40), nullable=True),
         sa.Column("user_id", sa.Integer(), nullable=True),
         sa.Column("bucket", sa.String(length=10), nullable=False),
         sa.Column("no_overdraft", sa.Boolean(), nullable=False),
@@ -46,6 +46,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_spark_accounts")),
         sa.UniqueConstraint("name", name=op.f("uq_spark_accounts_name")),
+        sa.UniqueConstraint("user_id", "bucket", name=op.f("uq_spark_accounts_user_bucket")),
     )
     with op.batch_alter_table("spark_accounts", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_spark_accounts_user_id"), ["user_id"], unique=False)
