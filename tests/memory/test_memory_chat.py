@@ -141,3 +141,46 @@ async def test_memory_that_fails_never_stops_a_reply(
     done = (await events_of(user_client, sent.json()["generation_id"]))[-1]["data"]
     assert (done["status"], done["content"]) == ("complete", "Still here.")
     assert "Things you remember" not in system_prompt(standin.requests[0])
+
+
+async def test_editing_a_message_replaces_what_the_model_drew_from_it(
+    user_client: httpx.AsyncClient, app: Any, standin: Any
+) -> None:
+    conversation = await start_conversation(user_client)
+    url = f"/api/v1/characters/{conversation['character']['id']}/memories"
+    old, new = "The user lives in Paris.", "The user lives in Lyon."
+    standin.reply = json.dumps([{"op": "add", "text": old, "category": "user"}])
+    turn = await say(user_client, conversation["id"], "I moved to Paris last spring.")
+    await drain(app)
+    assert [m["text"] for m in (await user_client.get(url)).json() if m["kind"] == "fact"] == [old]
+    note = await user_client.post(url, json={"text": "Likes rain.", "category": "preference"})
+    assert note.status_code == 201, note.text
+
+    standin.reply = json.dumps([{"op": "add", "text": new, "category": "user"}])
+    user_message = turn["user_message"]["id"]
+    edited = await user_client.patch(
+        f"/api/v1/messages/{user_message}", json={"content": "I moved to Lyon last spring."}
+    )
+    assert edited.status_code == 200, edited.text
+    await drain(app)
+    memories = (await user_client.get(url)).json()
+    facts = [m for m in memories if m["kind"] == "fact"]
+    assert [m["text"] for m in facts] == [new]
+    sources = (await user_client.get(f"/api/v1/memories/{facts[0]['id']}/sources")).json()
+    assert user_message in [s["message_id"] for s in sources]
+    assert any(m["text"] == "Likes rain." for m in memories)  # the user's own note stays
+    episodes = [m["text"] for m in memories if m["kind"] == "episode"]
+    # (The stand-in's reply, the JSON above, is an episode too: look at the user's line.)
+    assert any("moved to Lyon" in text for text in episodes)
+    assert not any("moved to Paris" in text for text in episodes)
+
+    # The same text again changes nothing: the fact stays, the model is not asked.
+    standin.requests.clear()
+    same = await user_client.patch(
+        f"/api/v1/messages/{user_message}", json={"content": "I moved to Lyon last spring."}
+    )
+    assert same.status_code == 200
+    await drain(app)
+    assert standin.requests == []
+    after = [m["text"] for m in (await user_client.get(url)).json() if m["kind"] == "fact"]
+    assert after == [new]

@@ -253,7 +253,7 @@ async def test_an_edit_rederives_the_episode(chat: Chat) -> None:
 
     async with chat.runtime.database.session() as session:
         user = await chat.user(session)
-        _, message = await chat_service.edit_message(
+        _, message, _ = await chat_service.edit_message(
             session, user, said, "We sailed to the south island today.", max_chars=10_000
         )
         episode = await episodes.rederive_message(session, chat.runtime.memory, user, message)
@@ -266,7 +266,7 @@ async def test_an_edit_rederives_the_episode(chat: Chat) -> None:
     # Emptied to a mere reaction: the episode goes; the reply's stays.
     async with chat.runtime.database.session() as session:
         user = await chat.user(session)
-        _, message = await chat_service.edit_message(session, user, said, "ok", max_chars=10_000)
+        _, message, _ = await chat_service.edit_message(session, user, said, "ok", max_chars=10_000)
         assert await episodes.rederive_message(session, chat.runtime.memory, user, message) is None
         await session.commit()
     assert [m.text for m in await chat.memories("episode")] == [

@@ -212,6 +212,19 @@ async def delete_conversation(session: AsyncSession, user: User, conversation_id
     await _forget_derived(session, user.id)
 
 
+def turn_reply(state: ConversationState, message: Message) -> int | None:
+    """The character's reply that ends ``message``'s turn (itself, or the active reply to
+    it), if there is a finished one; a greeting has no turn."""
+    if message.role == "assistant":
+        return (
+            message.id if message.parent_id is not None and message.status == "complete" else None
+        )
+    child = state.tree.nodes.get(message.active_child_id) if message.active_child_id else None
+    if child is not None and child.role == "assistant" and child.status == "complete":
+        return child.id
+    return None
+
+
 def ensure_idle(state: ConversationState, message: Message | None = None) -> None:
     if message is not None and message.status == "streaming":
         raise ConflictError("This message is still being written; stop it first.")
@@ -228,14 +241,17 @@ async def edit_message(
     max_chars: int,
     limits: HardLimits | None = None,
     memory: MemoryContext | None = None,
-) -> tuple[ConversationState, Message]:
-    """Change a message's text; what memory made of it (its episode) is made again."""
+) -> tuple[ConversationState, Message, bool]:
+    """Change a message's text; whether it changed. What memory made of it is made again:
+    its episode here; facts the model drew from it go, and ``turn_reply`` names the reply
+    whose turn to ask again."""
     state, message = await get_message_state(session, user, message_id)
     ensure_idle(state, message)
     content = check_content(content, max_chars=max_chars, allow_empty=True)
     await moderation.screen_prompt(
         session, limits, content, user_id=user.id, conversation_id=state.conversation.id
     )
+    changed = message.content != content
     message.content = content
     message.edited_at = utcnow()
     if message.status in ("error", "interrupted", "stopped"):
@@ -244,9 +260,12 @@ async def edit_message(
     await session.flush()
     if memory is not None and memory.settings.enabled:
         from afterdark.memory.episodes import rederive_message  # memory builds on chat
+        from afterdark.memory.pipeline import after_message_edited
 
         await rederive_message(session, memory, user, message)
-    return state, message
+        if changed:
+            await after_message_edited(session, user.id, message.id)
+    return state, message, changed
 
 
 async def delete_message(session: AsyncSession, user: User, message_id: int) -> ConversationState:

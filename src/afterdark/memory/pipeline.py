@@ -8,6 +8,9 @@ writes in a fresh session after checking that what it read still exists. Every s
 guarded on its own, so a failed extraction still lets the summary run, and nothing ever
 raises into the caller.
 
+``after_message_edited`` does the same after an edit: what the model drew from the old
+text goes, and the turn is asked for facts again.
+
 ``after_messages_deleted`` keeps memory honest after deletions: memories derived only
 from deleted messages go (``service.prune_orphans``), and so does a summary that lost
 any message it summarised, since its text still tells what was deleted. The conversation
@@ -206,6 +209,27 @@ async def after_messages_deleted(session: AsyncSession, user_id: int) -> int:
     stale = await stale_summaries(session, user_id)
     await service._delete_ids(session, user_id, stale)
     return len(stale) + await service.prune_orphans(session, user_id)
+
+
+async def after_message_edited(session: AsyncSession, user_id: int, message_id: int) -> int:
+    """In the caller's transaction, after a message's text changed: what the model drew
+    from the old text goes (extracted facts, summaries that covered it); a note or fact the
+    user wrote or rewrote stays. The turn is then asked for facts again (``rederive``) and
+    the summary rebuilds on the next replies. How many memories were deleted."""
+    ids = list(
+        await session.scalars(
+            select(Memory.id)
+            .join(MemorySource, MemorySource.memory_id == Memory.id)
+            .where(
+                MemorySource.message_id == message_id,
+                Memory.user_id == user_id,
+                Memory.origin.in_(("extracted", "summarised")),
+            )
+            .distinct()
+        )
+    )
+    await service._delete_ids(session, user_id, ids)
+    return len(ids)
 
 
 async def stale_summaries(session: AsyncSession, user_id: int) -> list[int]:

@@ -24,6 +24,7 @@ from afterdark.chat.schemas import (
     SwipeRequest,
     Turn,
 )
+from afterdark.memory.pipeline import schedule_after_reply
 from afterdark.store.base import MAX_ID
 from afterdark.web.deps import CurrentUser, GenerationAllowance, Id, RuntimeDep, SessionDep
 from afterdark.web.sse import KEEPALIVE_SECONDS, last_event_id, sse_response
@@ -127,7 +128,7 @@ async def stop_conversation(
 async def edit_message(
     message_id: Id, data: MessageEdit, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
 ) -> MessagePublic:
-    state, message = await chat_service.edit_message(
+    state, message, changed = await chat_service.edit_message(
         session,
         user,
         message_id,
@@ -136,6 +137,18 @@ async def edit_message(
         limits=runtime.limits,
         memory=runtime.memory,
     )
+    reply = chat_service.turn_reply(state, message) if changed else None
+    if reply is not None and runtime.memory.settings.enabled:
+        await session.commit()  # the job reads in its own session: it must see the edit
+        schedule_after_reply(
+            runtime.jobs,
+            runtime.database,
+            runtime.memory,
+            runtime.backend,
+            user_id=user.id,
+            conversation_id=state.conversation.id,
+            reply_id=reply,
+        )
     return views.message_public(message, state.tree)
 
 
