@@ -21,6 +21,21 @@ async def _user_id(db: Database, email: str) -> int:
         return user.id
 
 
+def _adjust(email: str, amount: int, reason: str, *, take: bool) -> Statement:
+    """Grant (or, with ``take``, revoke) Sparks; the account's statement afterwards."""
+    settings = settings_or_exit()
+
+    async def main() -> Statement:
+        async with database(settings) as db:
+            sparks = Sparks(db, settings.sparks)
+            user_id = await _user_id(db, email)
+            change = sparks.revoke if take else sparks.grant
+            await change(user_id, amount, reason=reason)
+            return await sparks.statement(user_id, use=False)
+
+    return run(main)
+
+
 @app.command("grant")
 def grant(
     email: str = typer.Argument(..., help="The account's email."),
@@ -28,16 +43,7 @@ def grant(
     reason: str = typer.Option(..., "--reason", help="Why: shown on the user's statement."),
 ) -> None:
     """Give Sparks to an account's wallet."""
-    settings = settings_or_exit()
-
-    async def main() -> Statement:
-        async with database(settings) as db:
-            sparks = Sparks(db, settings.sparks)
-            user_id = await _user_id(db, email)
-            await sparks.grant(user_id, amount, reason=reason)
-            return await sparks.statement(user_id, use=False)
-
-    statement = run(main)
+    statement = _adjust(email, amount, reason, take=False)
     typer.echo(f"Granted {amount} Sparks to {email}; balance {statement.available}.")
 
 
@@ -48,16 +54,7 @@ def revoke(
     reason: str = typer.Option(..., "--reason", help="Why: shown on the user's statement."),
 ) -> None:
     """Take Sparks back from an account; refused when it has fewer."""
-    settings = settings_or_exit()
-
-    async def main() -> Statement:
-        async with database(settings) as db:
-            sparks = Sparks(db, settings.sparks)
-            user_id = await _user_id(db, email)
-            await sparks.revoke(user_id, amount, reason=reason)
-            return await sparks.statement(user_id, use=False)
-
-    statement = run(main)
+    statement = _adjust(email, amount, reason, take=True)
     typer.echo(f"Took {amount} Sparks from {email}; balance {statement.available}.")
 
 
