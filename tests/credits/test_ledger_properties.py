@@ -23,7 +23,7 @@ import itertools
 from collections.abc import Awaitable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -369,6 +369,10 @@ class LedgerMachine(RuleBasedStateMachine):
 
     # -- invariants ---------------------------------------------------------------------
 
+    checked: ClassVar[list[int]] = []
+    """Transfers in the books at each invariant check, across examples (the test's proof
+    that the machine ran and moved Sparks)."""
+
     @invariant()
     def balances_are_the_models_and_the_books_reconcile(self) -> None:
         async def read() -> tuple[list[ledger.Balances], reconcile.Report]:
@@ -391,6 +395,7 @@ class LedgerMachine(RuleBasedStateMachine):
         assert report.drift == []
         assert report.problems == []
         assert report.total == 0
+        LedgerMachine.checked.append(report.transfers)
 
 
 @pytest.fixture
@@ -413,4 +418,8 @@ def test_the_ledger_keeps_its_invariants(migrated_url: str) -> None:
     def machine() -> Any:
         return LedgerMachine(migrated_url)
 
+    LedgerMachine.checked.clear()
     run_state_machine_as_test(machine, settings=MACHINE)
+    # The invariants ran after every step of every example, over books that held transfers.
+    assert len(LedgerMachine.checked) > MACHINE.max_examples
+    assert max(LedgerMachine.checked) > 0
