@@ -18,7 +18,6 @@ from sqlalchemy import select
 from afterdark.characters import catalogue
 from afterdark.chat.generation import GenerationJob, Generations
 from afterdark.config import ConfigError, Settings
-from afterdark.credits.payments import webhooks
 from afterdark.credits.payments.settings import PaymentsSettings
 from afterdark.credits.service import Sparks
 from afterdark.llm.base import LLMBackend
@@ -162,6 +161,9 @@ async def apply_waiting_payments(
 ) -> None:
     """Apply Stripe events that arrived before what they depend on (or whose processing
     failed), at start and every 5 min, besides each new delivery's own sweep."""
+    # Imported here: the Stripe SDK costs every CLI command a third of a second otherwise.
+    from afterdark.credits.payments import webhooks
+
     while True:
         try:
             await webhooks.process_pending(database, settings)

@@ -36,11 +36,35 @@ def reply_estimate(settings: SparksSettings, max_tokens: int) -> int:
     return reply_cost(settings, max_tokens)
 
 
+PRICE_UNIT = 100
+"""The price list quotes money per this many Sparks: one Spark is often under a cent."""
+_CENT = Decimal("0.01")
+
+
 def money(settings: SparksSettings, sparks: int) -> str:
     """What ``sparks`` cost, e.g. ``5.00 EUR``."""
     cents = Decimal(str(settings.spark_price_cents)) * sparks
-    whole = (cents / 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    return f"{whole} {settings.currency}"
+    return f"{money_of(cents)} {settings.currency}"
+
+
+def money_of(cents: int | Decimal) -> Decimal:
+    """``cents`` as an exact amount of money, e.g. 299 -> 2.99."""
+    return (Decimal(cents) / 100).quantize(_CENT, rounding=ROUND_HALF_UP)
+
+
+def cents_per_spark(cents: int, sparks: int) -> Decimal | None:
+    """What one Spark costs in cents, half-up to hundredths of a cent (None for no Sparks)."""
+    if sparks <= 0:
+        return None
+    return (Decimal(cents) / Decimal(sparks)).quantize(_CENT, rounding=ROUND_HALF_UP)
+
+
+def unit_money(cents: int, sparks: int, currency: str) -> str | None:
+    """What ``PRICE_UNIT`` Sparks cost at ``cents`` for ``sparks``, half-up to cents."""
+    if sparks <= 0:
+        return None
+    whole = Decimal(cents) * PRICE_UNIT / Decimal(sparks) / 100
+    return f"{whole.quantize(_CENT, rounding=ROUND_HALF_UP)} {currency}"
 
 
 def price_list(settings: SparksSettings) -> list[PriceLine]:

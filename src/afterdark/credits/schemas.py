@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from afterdark.config import SparksSettings
 from afterdark.credits import pricing
 from afterdark.credits.payments.settings import Pack, PaymentsSettings, Plan, unlock_words
+from afterdark.credits.pricing import PRICE_UNIT, cents_per_spark, money_of, unit_money
 from afterdark.credits.service import MAX_AMOUNT, Line, Statement
 
 PAYMENTS_NOTE = "Payments are not set up on this instance yet; an admin can grant Sparks."
@@ -21,31 +22,7 @@ PAYMENTS_ON_NOTE = (
     "is paid monthly until you cancel it, in one click on your Sparks page; it then stays on "
     "until the end of the month you paid for."
 )
-PRICE_UNIT = 100
-"""The price list quotes money per this many Sparks: one Spark is often under a cent."""
-
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_CENT = Decimal("0.01")
-
-
-def money_of(cents: int) -> Decimal:
-    """``cents`` as an exact amount of money, e.g. 299 -> 2.99."""
-    return (Decimal(cents) / 100).quantize(_CENT, rounding=ROUND_HALF_UP)
-
-
-def cents_per_spark(cents: int, sparks: int) -> Decimal | None:
-    """What one Spark costs in cents, half-up to hundredths of a cent (None for no Sparks)."""
-    if sparks <= 0:
-        return None
-    return (Decimal(cents) / Decimal(sparks)).quantize(_CENT, rounding=ROUND_HALF_UP)
-
-
-def unit_money(cents: int, sparks: int, currency: str) -> str | None:
-    """What ``PRICE_UNIT`` Sparks cost at ``cents`` for ``sparks``, half-up to cents."""
-    if sparks <= 0:
-        return None
-    whole = Decimal(cents) * PRICE_UNIT / Decimal(sparks) / 100
-    return f"{whole.quantize(_CENT, rounding=ROUND_HALF_UP)} {currency}"
 
 
 class UnlockPublic(BaseModel):
