@@ -1,5 +1,6 @@
-"""The rolling summary: made after ``summary_every`` replies, merged on, carried into a new
-chat with the same character, dropped when a summarised message is deleted and rebuilt."""
+"""The rolling summary: made after ``summary_every`` replies, merged on as checkpoints,
+carried into a new chat with the same character and into a branch, following the path
+through swipes and edits, dropped when a summarised message is deleted and rebuilt."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, select
 
+from afterdark.chat import service as chat_service
 from afterdark.chat.models import Conversation, Message
 from afterdark.config import Settings
 from afterdark.kit.clock import as_utc
@@ -40,10 +42,23 @@ async def chat(user_client: Any, app: Any) -> Chat:
 
 
 async def carried(chat: Chat) -> Memory | None:
+    """The summary a reply at the end of the chat's active path would be given."""
     async with chat.runtime.database.session() as session:
+        conversation = await session.get(Conversation, chat.conversation_id)
+        assert conversation is not None
+        path = (await chat_service.load_state(session, conversation)).path
         return await summary_for_prompt(
-            session, chat.user_id, chat.character_id, chat.conversation_id
+            session, chat.user_id, chat.character_id, chat.conversation_id, {m.id for m in path}
         )
+
+
+async def current(chat: Chat) -> list[int]:
+    """The chat's summaries that are not superseded (what the memory page shows)."""
+    return [
+        m.id
+        for m in await chat.memories("summary")
+        if m.conversation_id == chat.conversation_id and m.superseded_by_id is None
+    ]
 
 
 async def all_ids(chat: Chat) -> list[int]:
@@ -98,9 +113,13 @@ async def test_summary_every_n_replies_and_carried_into_a_new_chat(
     standin.reply = SECOND
     _, r4 = await chat.turn("We leave at dawn, then.", "At dawn. I will be at the quay.")
     await chat.after(r4)
-    [merged] = await chat.memories("summary")
-    assert (merged.id, merged.text) == (made.id, SECOND)
+    # A new checkpoint; the first is kept, superseded, for a path that moves back.
+    first, merged = await chat.memories("summary")
+    assert (first.id, merged.text) == (made.id, SECOND)
+    assert first.superseded_by_id == merged.id
+    assert await current(chat) == [merged.id]
     assert await chat.sources(merged.id) == await all_ids(chat)
+    assert await chat.sources(first.id) == await chat.sources(made.id)
     prompt = standin.requests[-1]["messages"][1]["content"]
     assert prompt.startswith(f"Summary so far:\n{FIRST}\n\nNew messages:\n{chat.persona}: Shall")
     assert "blue" not in prompt.split("New messages:")[1]  # only the turns since
@@ -179,13 +198,15 @@ async def test_a_long_backlog_is_summarised_in_chunks(
     firsts = [r["messages"][1]["content"].split("New messages:\n")[1] for r in standin.requests]
     assert firsts[0].startswith(f"Wren: {GREETING}")
     assert firsts[1].startswith(f"{chat.persona}: Question number 1")
-    [made] = await chat.memories("summary")
-    covered = await chat.sources(made.id)
+    assert len(await chat.memories("summary")) == 3  # a checkpoint per round
+    [made] = await current(chat)
+    covered = await chat.sources(made)
     assert covered[-1] == replies[2]
     # The next run goes on from there while two replies wait.
     await chat.after(replies[-1])
     assert len(standin.requests) == 4
-    assert (await chat.sources(made.id))[-1] == replies[3]  # one left: not due
+    [latest] = await current(chat)
+    assert (await chat.sources(latest))[-1] == replies[3]  # one left: not due
 
 
 async def test_a_failed_summary_is_retried_on_the_next_reply(chat: Chat, standin: Any) -> None:
@@ -200,6 +221,132 @@ async def test_a_failed_summary_is_retried_on_the_next_reply(chat: Chat, standin
     await chat.after(r)
     [made] = await chat.memories("summary")
     assert made.text == FIRST
+
+
+async def test_the_summary_follows_a_swipe_and_an_edit(chat: Chat, standin: Any) -> None:
+    standin.reply = FIRST
+    said, replies = [], []
+    for text in ("The tide is out.", "The gulls are loud."):
+        s, r = await chat.turn(text, f"Yes: {text.lower()}")
+        said.append(s)
+        replies.append(r)
+    await chat.after(replies[-1])
+    standin.reply = SECOND
+    for text in ("The ferry is late.", "The lamps are lit."):
+        s, r = await chat.turn(text, f"Indeed: {text.lower()}")
+        said.append(s)
+        replies.append(r)
+    await chat.after(replies[-1])
+    first, second = await chat.memories("summary")
+    now = await carried(chat)
+    assert now is not None
+    assert now.id == second.id
+
+    # A swipe on a reply the second checkpoint summarised: its story no longer holds, the
+    # first one does (its newest message is still on the path).
+    swiped = await chat.swipe(said[3], "The lamps can wait.")
+    fits = await carried(chat)
+    assert fits is not None
+    assert (fits.id, fits.text) == (first.id, FIRST)
+
+    # The next update grows from the checkpoint that fits, over the swiped reply.
+    standin.reply = "Ada and Wren waited for the ferry; the lamps could wait."
+    standin.requests.clear()
+    _, r = await chat.turn("Then we stay.", "We stay.")
+    await chat.after(r)
+    prompt = standin.requests[-1]["messages"][1]["content"]
+    assert prompt.startswith(f"Summary so far:\n{FIRST}\n")
+    assert "The lamps can wait." in prompt
+    assert "Indeed: the lamps are lit." not in prompt
+    grown = await carried(chat)
+    assert grown is not None
+    assert grown.text == standin.reply
+    assert swiped in await chat.sources(grown.id)
+    assert await current(chat) == [grown.id]  # the page shows the newest, the rest superseded
+
+    # Swiping back brings the second checkpoint back into use, as it was.
+    async with chat.runtime.database.session() as session:
+        mine = await session.get(Message, said[3])
+        assert mine is not None
+        mine.active_child_id = replies[3]
+        await session.commit()
+    back = await carried(chat)
+    assert back is not None
+    assert (back.id, back.text) == (second.id, SECOND)
+
+    # An edit of a message the checkpoints covered: those go, an earlier one fits.
+    async with chat.runtime.database.session() as session:
+        user = await chat.user(session)
+        await chat_service.edit_message(
+            session,
+            user,
+            said[1],
+            "The gulls are quiet.",
+            max_chars=10_000,
+            memory=chat.runtime.memory,
+        )
+        await session.commit()
+    assert await carried(chat) is None  # every checkpoint covered the edited message
+    left = {m.id for m in await chat.memories("summary")}
+    assert left.isdisjoint({first.id, second.id, grown.id})
+
+
+async def test_checkpoints_are_capped(
+    chat: Chat, standin: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(summary, "KEEP_CHECKPOINTS", 2)
+    standin.reply = FIRST
+    for n in range(8):
+        _, r = await chat.turn(f"Step {n}.", f"Step {n} done.")
+        await chat.after(r)
+    made = await chat.memories("summary")
+    assert len(made) == 2
+    older, newer = made
+    assert older.superseded_by_id == newer.id
+    assert newer.superseded_by_id is None
+
+
+async def test_a_branch_takes_the_summary_of_its_path(
+    chat: Chat, standin: Any, user_client: Any
+) -> None:
+    standin.reply = FIRST
+    replies = []
+    for text in ("The tide is out.", "The gulls are loud."):
+        _, r = await chat.turn(text, f"Yes: {text.lower()}")
+        replies.append(r)
+    await chat.after(replies[-1])
+    standin.reply = SECOND
+    for text in ("The ferry is late.", "The lamps are lit."):
+        _, r = await chat.turn(text, f"Indeed: {text.lower()}")
+        replies.append(r)
+    await chat.after(replies[-1])
+    first, _second = await chat.memories("summary")
+
+    # Branching from the second reply: the first checkpoint is the story of that path.
+    response = await user_client.post(f"/api/v1/messages/{replies[1]}/branch")
+    assert response.status_code == 201, response.text
+    branch_id = response.json()["id"]
+    copies = [m for m in await chat.memories("summary") if m.conversation_id == branch_id]
+    [copy] = copies
+    assert (copy.text, copy.origin) == (FIRST, "summarised")
+    async with chat.runtime.database.session() as session:
+        ids = list(
+            await session.scalars(
+                select(Message.id).where(Message.conversation_id == branch_id).order_by(Message.id)
+            )
+        )
+    assert await chat.sources(copy.id) == ids  # the copies, greeting to the branch point
+    branched = Chat(chat.runtime, chat.user_id, chat.character_id, branch_id, chat.persona)
+    given = await carried(branched)
+    assert given is not None
+    assert given.id == copy.id
+
+    # From the greeting nothing was summarised yet: nothing is copied, nothing carried over
+    # from the source chat either (the branch has its own story).
+    response = await user_client.post(f"/api/v1/messages/{replies[0] - 2}/branch")
+    assert response.status_code == 201, response.text
+    early = response.json()["id"]
+    assert [m for m in await chat.memories("summary") if m.conversation_id == early] == []
 
 
 def test_clean_summary() -> None:

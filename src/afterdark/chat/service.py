@@ -319,8 +319,11 @@ async def swipe(
     return state
 
 
-async def branch(session: AsyncSession, user: User, message_id: int) -> Conversation:
-    """A new conversation holding copies of the path from the greeting to ``message``."""
+async def branch(
+    session: AsyncSession, user: User, message_id: int, *, memory: MemoryContext | None = None
+) -> Conversation:
+    """A new conversation holding copies of the path from the greeting to ``message``; with
+    memory on, the story summarised so far comes along."""
     state, message = await get_message_state(session, user, message_id)
     ensure_idle(state, message)
     source = state.conversation
@@ -356,6 +359,10 @@ async def branch(session: AsyncSession, user: User, message_id: int) -> Conversa
             parent.active_child_id = clone.id
         parent = clone
     await session.flush()
+    if memory is not None and memory.settings.enabled:
+        from afterdark.memory.summary import carry_into_branch  # memory builds on chat
+
+        await carry_into_branch(session, memory, user, state, await load_state(session, copy))
     return copy
 
 

@@ -67,7 +67,7 @@ async def memory_for_prompt(
         return MemoryPrompt()
 
     chosen: list[Memory] = []
-    summary = await summary_for_prompt(session, user_id, character_id, conversation_id)
+    summary = await summary_for_prompt(session, user_id, character_id, conversation_id, in_history)
     if summary is not None:
         chosen.append(summary)
     pinned = await session.scalars(

@@ -1,34 +1,38 @@
-"""The rolling summary: one ``summary`` memory per conversation, kept up to date by the
-chat model every ``summary_every`` replies.
+"""The rolling summary of a conversation, kept up to date by the chat model every
+``summary_every`` replies.
 
-The summary covers the active path from the greeting down to its newest source message:
-its sources are every message it summarised and ``happened_at`` is the time of the newest.
-An update asks the model to merge the summary so far with the messages after that point
-(a bounded chunk, oldest first, ending on a reply); a summary being rebuilt from scratch
-catches up chunk by chunk. When the path moves (a swipe, a branch) the summary is not
-rewritten: it covers the path down to the deepest message it holds, and the rest follows.
+A summary tells the story of the active path from the greeting down to its newest source
+message (its tip): its sources are every message it summarised and ``happened_at`` is the
+tip's time. Each update asks the model to merge a summary with the messages after its tip (a
+bounded chunk, oldest first, ending on a reply) and stores the result as a new checkpoint;
+the one it grew from is marked superseded and kept, up to ``KEEP_CHECKPOINTS`` per chat.
 
-A new chat with no summary of its own is given the newest summary of the user's other
-chats with the same character, so the story carries over.
+The path can move: a swipe to another reply, an edit, a branch. In a tree the path to a
+message is unique, so a checkpoint fits the current path exactly when its tip lies on it;
+the prompt and the next update use the deepest checkpoint that fits, and a story told down
+a swiped-away reply never reaches the prompt. A branch takes a copy of the checkpoint that
+fits its copied path (``carry_into_branch``). A chat with no summary of its own is given
+the newest summary of the user's other chats with the same character, so the story carries
+over.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from afterdark.accounts.models import User
 from afterdark.chat.models import Message
 from afterdark.chat.service import ConversationState
-from afterdark.kit.clock import as_utc, utcnow
+from afterdark.kit.clock import as_utc
 from afterdark.llm.base import ChatMessage, LLMBackend, LLMError
-from afterdark.memory import index, llmcall, service
+from afterdark.memory import llmcall, service
 from afterdark.memory.context import MemoryContext
 from afterdark.memory.episodes import Speakers, worth_remembering
 from afterdark.memory.models import Memory, MemorySource
@@ -43,6 +47,8 @@ CHUNK_CHARS = 6000
 MESSAGE_CHARS = 1200
 """Characters of each message put in the prompt (the end is cut)."""
 MAX_TOKENS = 450
+KEEP_CHECKPOINTS = 6
+"""Checkpoints kept per chat: how far back a swipe or edit can go without a rebuild."""
 
 SYSTEM_PROMPT = """\
 You keep a running summary of an ongoing story chat between {user} and {char}.
@@ -74,29 +80,54 @@ class SummaryPlan:
     messages: list[ChatMessage]
 
 
-async def summary_of(session: AsyncSession, user_id: int, conversation_id: int) -> Memory | None:
-    """The conversation's own summary, if it has one."""
-    found: Memory | None = await session.scalar(
-        select(Memory)
+async def checkpoints(
+    session: AsyncSession, user_id: int, conversation_id: int
+) -> list[tuple[int, int]]:
+    """The conversation's summaries as (memory id, tip message id), deepest tip first."""
+    rows = await session.execute(
+        select(Memory.id, func.max(MemorySource.message_id))
+        .join(MemorySource, MemorySource.memory_id == Memory.id)
         .where(
             Memory.user_id == user_id,
             Memory.conversation_id == conversation_id,
             Memory.kind == "summary",
         )
-        .order_by(Memory.id.desc())
-        .limit(1)
+        .group_by(Memory.id)
     )
-    return found
+    # A reply is always made after its parent, so on one path the deepest has the highest id.
+    return sorted(((m, t) for m, t in rows), key=lambda row: (row[1], row[0]), reverse=True)
+
+
+async def summary_of(
+    session: AsyncSession, user_id: int, conversation_id: int, path_ids: Collection[int]
+) -> Memory | None:
+    """The conversation's own summary that fits the path (``path_ids``, the messages from
+    the greeting down): the checkpoint with the deepest tip on it."""
+    for memory_id, tip in await checkpoints(session, user_id, conversation_id):
+        if tip in path_ids:
+            return await session.get(Memory, memory_id)
+    return None
 
 
 async def summary_for_prompt(
-    session: AsyncSession, user_id: int, character_id: int, conversation_id: int
+    session: AsyncSession,
+    user_id: int,
+    character_id: int,
+    conversation_id: int,
+    path_ids: Collection[int],
 ) -> Memory | None:
-    """This conversation's summary, else the newest of the user's other chats with the
-    character (carried into a new chat)."""
-    own = await summary_of(session, user_id, conversation_id)
+    """This conversation's summary that fits the path, else (a chat with none of its own)
+    the newest of the user's other chats with the character (carried into a new chat)."""
+    own = await summary_of(session, user_id, conversation_id, path_ids)
     if own is not None:
         return own
+    has_own = select(Memory.id).where(
+        Memory.user_id == user_id,
+        Memory.conversation_id == conversation_id,
+        Memory.kind == "summary",
+    )
+    if await session.scalar(has_own.limit(1)) is not None:
+        return None  # the path moved above every checkpoint: the summary rebuilds
     has_source = select(MemorySource.memory_id).where(MemorySource.memory_id == Memory.id)
     carried: Memory | None = await session.scalar(
         select(Memory)
@@ -167,7 +198,8 @@ async def plan_update(
 ) -> SummaryPlan | None:
     """The next update when ``every`` replies wait beyond the summary; else None."""
     conversation = state.conversation
-    summary = await summary_of(session, conversation.user_id, conversation.id)
+    path_ids = {m.id for m in state.path}
+    summary = await summary_of(session, conversation.user_id, conversation.id, path_ids)
     pending = pending_messages(state, await _covered(session, summary))
     if replies_pending(pending) < every:
         return None
@@ -239,8 +271,9 @@ async def apply(
     plan: SummaryPlan,
     text: str,
 ) -> Memory | None:
-    """Store the merged summary in the caller's transaction; None when what it was built
-    on changed meanwhile (messages or the summary deleted), so it is dropped."""
+    """Store the merged summary as a new checkpoint in the caller's transaction; None when
+    what it was built on changed meanwhile (messages or the base summary deleted, or another
+    update already covered this chunk), so it is dropped."""
     live = set(
         await session.scalars(
             select(Message.id).where(Message.id.in_(plan.chunk_ids), Message.user_id == user.id)
@@ -248,30 +281,69 @@ async def apply(
     )
     if live != set(plan.chunk_ids):
         return None
-    summary = await summary_of(session, user.id, plan.conversation_id)
-    if (summary.id if summary is not None else None) != plan.summary_id:
+    tips = dict(await checkpoints(session, user.id, plan.conversation_id))
+    if plan.summary_id is not None and plan.summary_id not in tips:
         return None
-    if summary is None:
-        return await service.add_memory(
-            session,
-            context,
-            user,
-            character_id=plan.character_id,
-            text=text,
-            category="shared",
-            kind="summary",
-            origin="summarised",
-            importance=0.7,
-            conversation_id=plan.conversation_id,
-            source_ids=plan.chunk_ids,
-            happened_at=plan.happened_at,
-        )
+    if plan.chunk_ids[-1] in tips.values():
+        return None
+    base = await session.get(Memory, plan.summary_id) if plan.summary_id is not None else None
+    covered = await _covered(session, base)
     # A summary the user corrected was the base of this merge, so the correction lives on
     # in the new text, which is the model's again.
-    summary.text = service.check_text(text)
-    summary.origin = "summarised"
-    summary.happened_at = plan.happened_at
-    summary.updated_at = utcnow()
-    await service.add_sources(session, user, summary, plan.chunk_ids)
-    await index.index_memories(session, context.keyring, await context.embedder(), [summary])
-    return summary
+    checkpoint = await service.add_memory(
+        session,
+        context,
+        user,
+        character_id=plan.character_id,
+        text=text,
+        category="shared",
+        kind="summary",
+        origin="summarised",
+        importance=base.importance if base is not None else 0.7,
+        pinned=base.pinned if base is not None else False,
+        conversation_id=plan.conversation_id,
+        source_ids=sorted(covered) + plan.chunk_ids,
+        happened_at=plan.happened_at,
+    )
+    # The chat shows one summary: the newest; the others stay for a path that moves back.
+    await session.execute(
+        update(Memory)
+        .where(Memory.id.in_(list(tips)), Memory.superseded_by_id.is_(None))
+        .values(superseded_by_id=checkpoint.id)
+    )
+    oldest_first = sorted(tips)
+    await service._delete_ids(
+        session, user.id, oldest_first[: max(0, len(oldest_first) + 1 - KEEP_CHECKPOINTS)]
+    )
+    return checkpoint
+
+
+async def carry_into_branch(
+    session: AsyncSession,
+    context: MemoryContext,
+    user: User,
+    source: ConversationState,
+    branch: ConversationState,
+) -> Memory | None:
+    """A copy of the source chat's checkpoint that fits the branch's copied path (its
+    messages are copies of the source path, in order), with the copies as its sources."""
+    copied = dict(zip((m.id for m in source.path), (m.id for m in branch.path), strict=False))
+    summary = await summary_of(session, user.id, source.conversation.id, copied)
+    if summary is None:
+        return None
+    covered = await _covered(session, summary)
+    return await service.add_memory(
+        session,
+        context,
+        user,
+        character_id=summary.character_id,
+        text=summary.text,
+        category=summary.category,
+        kind="summary",
+        origin=summary.origin,
+        importance=summary.importance,
+        pinned=summary.pinned,
+        conversation_id=branch.conversation.id,
+        source_ids=[copied[i] for i in sorted(covered) if i in copied],
+        happened_at=summary.happened_at,
+    )

@@ -186,8 +186,10 @@ async def swipe(
 
 
 @router.post("/messages/{message_id}/branch", status_code=201)
-async def branch(message_id: Id, user: CurrentUser, session: SessionDep) -> ConversationPublic:
-    conversation = await chat_service.branch(session, user, message_id)
+async def branch(
+    message_id: Id, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
+) -> ConversationPublic:
+    conversation = await chat_service.branch(session, user, message_id, memory=runtime.memory)
     return views.conversation_public(await chat_service.load_state(session, conversation))
 
 
