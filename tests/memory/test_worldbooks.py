@@ -1,5 +1,6 @@
-"""Global world books through the API: import (V3 or SillyTavern), rename, switch off,
-export both ways, delete; in chats they stack after the character's own book."""
+"""World books through the API: import (V3 or SillyTavern), rename, switch off, export both
+ways, delete; chosen for every chat, a character's chats or one chat; in chats they stack
+after the character's own book."""
 
 from __future__ import annotations
 
@@ -64,7 +65,7 @@ async def test_import_edit_export_delete(user_client: httpx.AsyncClient) -> None
     assert len((await user_client.get("/api/v1/worldbooks")).json()) == 1
 
 
-async def test_enabled_world_books_reach_the_prompt(
+async def test_world_books_reach_the_chats_they_are_chosen_for(
     user_client: httpx.AsyncClient, standin: Any
 ) -> None:
     made = await user_client.post("/api/v1/worldbooks", **upload(WORLD.name, WORLD.read_bytes()))
@@ -81,29 +82,73 @@ async def test_enabled_world_books_reach_the_prompt(
             },
         },
     )
-    conversation = (
-        await user_client.post(
-            "/api/v1/conversations", json={"character_id": character.json()["id"]}
-        )
-    ).json()
 
-    async def system_for(text: str) -> str:
+    async def chat_with(character_id: int) -> dict[str, Any]:
+        made = await user_client.post("/api/v1/conversations", json={"character_id": character_id})
+        assert made.status_code == 201, made.text
+        return dict(made.json())
+
+    async def system_for(chat: dict[str, Any], text: str) -> str:
         standin.requests.clear()
         sent = await user_client.post(
-            f"/api/v1/conversations/{conversation['id']}/messages", json={"content": text}
+            f"/api/v1/conversations/{chat['id']}/messages", json={"content": text}
         )
+        assert sent.status_code == 201, sent.text
         await events_of(user_client, sent.json()["generation_id"])
         return str(standin.requests[-1]["messages"][0]["content"])
 
-    on = await system_for("Tell me about the magical forest.")
+    conversation = await chat_with(character.json()["id"])
+    on = await system_for(conversation, "Tell me about the magical forest.")
     assert "Wren knows every path." in on
     assert "Eldoria is here, all of the woods" in on
     # The character's own entry comes first.
     assert on.index("Wren knows every path.") < on.index("Eldoria is here")
     await user_client.patch(f"/api/v1/worldbooks/{bid}", json={"enabled": False})
-    off = await system_for("Back to the forest.")
+    off = await system_for(conversation, "Back to the forest.")
     assert "Wren knows every path." in off
     assert "Eldoria is here" not in off
+
+    # Chosen for Wren's chats: in this chat and a new one with Wren, not with another.
+    wren = character.json()["id"]
+    linked = await user_client.put(f"/api/v1/worldbooks/{bid}/characters/{wren}")
+    assert linked.status_code == 200, linked.text
+    assert (linked.json()["enabled"], linked.json()["characters"]) == (False, [wren])
+    again = await user_client.put(f"/api/v1/worldbooks/{bid}/characters/{wren}")
+    assert again.json()["characters"] == [wren]  # choosing twice is one link
+    assert "Eldoria is here" in await system_for(conversation, "The forest again.")
+    second = await chat_with(wren)
+    assert "Eldoria is here" in await system_for(second, "A walk in the forest.")
+    other = await user_client.post(
+        "/api/v1/characters", json={"name": "Tamsin", "age": 40, "description": "A baker."}
+    )
+    with_other = await chat_with(other.json()["id"])
+    assert "Eldoria is here" not in await system_for(with_other, "The forest, then.")
+
+    # Chosen for one chat only.
+    unlinked = await user_client.delete(f"/api/v1/worldbooks/{bid}/characters/{wren}")
+    assert unlinked.json()["characters"] == []
+    chosen = await user_client.put(f"/api/v1/worldbooks/{bid}/conversations/{with_other['id']}")
+    assert chosen.json()["conversations"] == [with_other["id"]]
+    assert "Eldoria is here" in await system_for(with_other, "And the forest?")
+    assert "Eldoria is here" not in await system_for(conversation, "Forest?")
+    listed = (await user_client.get("/api/v1/worldbooks")).json()
+    assert [(b["characters"], b["conversations"]) for b in listed] == [([], [with_other["id"]])]
+
+    # Deleting the chat takes its link with it.
+    gone = await user_client.delete(f"/api/v1/conversations/{with_other['id']}")
+    assert gone.status_code in (200, 204), gone.text
+    assert (await user_client.get(f"/api/v1/worldbooks/{bid}")).json()["conversations"] == []
+
+    # Targets that are not the user's, or do not exist, are refused with a message.
+    missing = await user_client.put(f"/api/v1/worldbooks/{bid}/characters/999999")
+    assert missing.status_code == 404
+    assert "999999" in missing.json()["error"]["message"]
+    nowhere = await user_client.put(f"/api/v1/worldbooks/{bid}/conversations/999999")
+    assert nowhere.status_code == 404
+    assert (await user_client.put(f"/api/v1/worldbooks/{bid}/users/1")).status_code in (404, 422)
+    assert (await user_client.put(f"/api/v1/worldbooks/999999/characters/{wren}")).status_code == (
+        404
+    )
 
 
 def test_combining_keeps_sources_apart() -> None:

@@ -127,6 +127,12 @@ async def test_export_then_import_restores_the_user(
             )
             for cid in (made.id, builtin.id)
         ]
+        for target, target_id in (
+            ("character", made.id),
+            ("character", builtin.id),
+            ("conversation", chats[1].id),
+        ):
+            await worldbooks.link(session, user, world.id, target, target_id)  # type: ignore[arg-type]
         root = (
             await session.scalars(select(Message).where(Message.conversation_id == chats[0].id))
         ).first()
@@ -229,6 +235,20 @@ async def test_export_then_import_restores_the_user(
         [world_back] = await worldbooks.list_books(session, restored)
         assert (world_back.name, world_back.enabled) == ("eldoria", False)
         assert world_back.book == world.book
+        links = (await worldbooks.links_of(session, [world_back.id]))[world_back.id]
+        odile_back = next(
+            c.id
+            for c in await session.scalars(
+                select(Character).where(Character.owner_id == restored.id)
+            )
+            if c.name == "Odile Marsh"
+        )
+        builtin_chat = await session.scalar(
+            select(Conversation.id).where(
+                Conversation.user_id == restored.id, Conversation.character_id == builtin.id
+            )
+        )
+        assert links == ([odile_back, builtin.id], [builtin_chat])
         got = {
             c.name: (versions.fields_of(c), c.version)
             for c in await session.scalars(

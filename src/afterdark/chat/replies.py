@@ -213,7 +213,10 @@ async def _prefetch(
         await generations.sparks.check_reply(state.conversation.user_id, state.sampler.max_tokens)
     persona = state.persona or await accounts_service.get_persona(session, user)
     character = state.character
-    worlds = await worldbooks.enabled_books(session, state.conversation.user_id)
+    conversation = state.conversation
+    worlds = await worldbooks.books_for_chat(
+        session, conversation.user_id, conversation.character_id, conversation.id
+    )
     book = worldbooks.combined(state.character.book, worlds)
     lore = _lore(state, book, history, generations.tokenizer.count)
     memory = await _memory(session, generations, state, history)

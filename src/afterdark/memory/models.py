@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from afterdark.privacy.sealing import SealedField, SealedRow
@@ -25,7 +25,8 @@ ORIGINS = ("chat", "extracted", "summarised", "user", "imported")
 
 
 class WorldBook(SealedRow, Timestamps, Base):
-    """A lorebook of the user's own that applies to every chat while it is enabled."""
+    """A lorebook of the user's own. It joins every chat while ``enabled``, and otherwise
+    the chats its links choose (``WorldBookLink``): a character's, or one chat."""
 
     __tablename__ = "world_books"
 
@@ -39,6 +40,27 @@ class WorldBook(SealedRow, Timestamps, Base):
     @property
     def sealed_owner(self) -> int:
         return self.user_id
+
+
+class WorldBookLink(CreatedAt, Base):
+    """A world book chosen for one character's chats or for one chat (SillyTavern's
+    character and chat lore). Exactly one of the two ids is set."""
+
+    __tablename__ = "world_book_links"
+    __table_args__ = (
+        CheckConstraint("(character_id IS NULL) <> (conversation_id IS NULL)", name="one_target"),
+        UniqueConstraint("book_id", "character_id", name="uq_world_book_links_character"),
+        UniqueConstraint("book_id", "conversation_id", name="uq_world_book_links_conversation"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    book_id: Mapped[int] = mapped_column(ForeignKey("world_books.id", ondelete="CASCADE"))
+    character_id: Mapped[int | None] = mapped_column(
+        ForeignKey("characters.id", ondelete="CASCADE"), index=True
+    )
+    conversation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
 
 
 class Memory(SealedRow, Timestamps, Base):

@@ -1,6 +1,8 @@
-"""Global world books: the user's own lorebooks, applied to every chat while enabled.
+"""World books: the user's own lorebooks, for every chat or for the chats they choose.
 
-They come in as V3 lorebook JSON or SillyTavern world-info files (mapped losslessly both
+A book joins every chat while ``enabled``; otherwise it joins the chats its links name: all
+chats with a linked character, or one linked chat (SillyTavern's global, character and chat
+lore). They come in as V3 lorebook JSON or SillyTavern world-info files (mapped losslessly both
 ways by characters/cards) and go out as either. In a chat they stack with the character's
 own book; the character's book comes first and its scan settings win.
 """
@@ -11,10 +13,11 @@ import copy
 from pathlib import PurePath
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from afterdark.accounts.models import User
+from afterdark.characters import service as characters_service
 from afterdark.characters.books import check_book
 from afterdark.characters.cards import (
     DEFAULT_LIMITS,
@@ -24,10 +27,12 @@ from afterdark.characters.cards import (
     lorebook_v3,
     read_lorebook,
 )
+from afterdark.chat.models import Conversation
 from afterdark.errors import InvalidInputError, NotFoundError
-from afterdark.memory.models import WorldBook
+from afterdark.memory.models import WorldBook, WorldBookLink
 
 Format = Literal["v3", "sillytavern"]
+Target = Literal["character", "conversation"]
 MAX_NAME = 120
 _ROOT_SETTINGS = ("scan_depth", "token_budget", "recursive_scanning")
 
@@ -104,13 +109,91 @@ def export_book(row: WorldBook, fmt: Format) -> tuple[str, bytes]:
     return f"{stem}.{suffix}.json", dump_card(body).encode("utf-8")
 
 
-async def enabled_books(session: AsyncSession, user_id: int) -> list[WorldBook]:
+async def books_for_chat(
+    session: AsyncSession, user_id: int, character_id: int, conversation_id: int
+) -> list[WorldBook]:
+    """The user's books that join this chat: on for every chat, or linked to its character
+    or to the chat itself."""
+    linked = select(WorldBookLink.book_id).where(
+        or_(
+            WorldBookLink.character_id == character_id,
+            WorldBookLink.conversation_id == conversation_id,
+        )
+    )
     rows = await session.scalars(
         select(WorldBook)
-        .where(WorldBook.user_id == user_id, WorldBook.enabled.is_(True))
+        .where(
+            WorldBook.user_id == user_id,
+            or_(WorldBook.enabled.is_(True), WorldBook.id.in_(linked)),
+        )
         .order_by(WorldBook.id)
     )
     return list(rows)
+
+
+async def links_of(
+    session: AsyncSession, book_ids: list[int]
+) -> dict[int, tuple[list[int], list[int]]]:
+    """Each book's linked character ids and conversation ids."""
+    found: dict[int, tuple[list[int], list[int]]] = {i: ([], []) for i in book_ids}
+    if not book_ids:
+        return found
+    rows = await session.execute(
+        select(WorldBookLink.book_id, WorldBookLink.character_id, WorldBookLink.conversation_id)
+        .where(WorldBookLink.book_id.in_(book_ids))
+        .order_by(WorldBookLink.id)
+    )
+    for book_id, character_id, conversation_id in rows:
+        characters, conversations = found[book_id]
+        if character_id is not None:
+            characters.append(character_id)
+        elif conversation_id is not None:
+            conversations.append(conversation_id)
+    return found
+
+
+async def _target(session: AsyncSession, user: User, target: Target, target_id: int) -> None:
+    """NotFoundError unless the user may use this character or owns this chat."""
+    if target == "character":
+        await characters_service.get_character(session, user, target_id)
+        return
+    owner = await session.scalar(select(Conversation.user_id).where(Conversation.id == target_id))
+    if owner != user.id:
+        raise NotFoundError(f"Conversation {target_id} does not exist.")
+
+
+def _link_column(target: Target) -> Any:
+    return WorldBookLink.character_id if target == "character" else WorldBookLink.conversation_id
+
+
+async def link(
+    session: AsyncSession, user: User, book_id: int, target: Target, target_id: int
+) -> WorldBook:
+    """Choose the book for a character's chats or for one chat (again is a no-op)."""
+    row = await get_book(session, user, book_id)
+    await _target(session, user, target, target_id)
+    column = _link_column(target)
+    exists = await session.scalar(
+        select(WorldBookLink.id).where(WorldBookLink.book_id == row.id, column == target_id)
+    )
+    if exists is None:
+        session.add(WorldBookLink(book_id=row.id, **{f"{target}_id": target_id}))
+        await session.flush()
+    return row
+
+
+async def unlink(
+    session: AsyncSession, user: User, book_id: int, target: Target, target_id: int
+) -> WorldBook:
+    """Take the book out of a character's chats or one chat (when not linked, a no-op)."""
+    row = await get_book(session, user, book_id)
+    await session.execute(
+        delete(WorldBookLink).where(
+            WorldBookLink.book_id == row.id, _link_column(target) == target_id
+        )
+    )
+    await session.flush()
+    return row
 
 
 def combined(character_book: dict[str, Any] | None, worlds: list[WorldBook]) -> dict[str, Any]:

@@ -74,10 +74,7 @@ async def export_user(session: AsyncSession, files: FileStore, user: User) -> by
             "persona": {"name": persona.name, "description": persona.description},
             "wellbeing": settings.model_dump(),
             "likeness_attestations": await _attestations(session, user),
-            "world_books": [
-                {"name": w.name, "enabled": w.enabled, "book": w.book}
-                for w in await worldbooks.list_books(session, user)
-            ],
+            "world_books": await _world_books(session, user),
             "characters": characters,
             "conversations": conversations,
             "memories": await export_memories(session, user),
@@ -133,6 +130,33 @@ async def _attestations(session: AsyncSession, user: User) -> list[dict[str, Any
             "created_at": _when(r.created_at),
         }
         for r in rows
+    ]
+
+
+async def _world_books(session: AsyncSession, user: User) -> list[dict[str, Any]]:
+    """Each book with where it applies: built-in characters by slug, the user's own by id,
+    chats by id (another user's public character cannot come back, so it is left out)."""
+    books = await worldbooks.list_books(session, user)
+    links = await worldbooks.links_of(session, [b.id for b in books])
+    linked = {c for characters, _ in links.values() for c in characters}
+    rows = await session.execute(
+        select(Character.id, Character.slug, Character.owner_id).where(Character.id.in_(linked))
+    )
+    refs: dict[int, dict[str, Any]] = {}
+    for character_id, slug, owner_id in rows:
+        if owner_id is None:
+            refs[character_id] = {"slug": slug}
+        elif owner_id == user.id:
+            refs[character_id] = {"id": character_id}
+    return [
+        {
+            "name": b.name,
+            "enabled": b.enabled,
+            "book": b.book,
+            "characters": [refs[c] for c in links[b.id][0] if c in refs],
+            "conversations": links[b.id][1],
+        }
+        for b in books
     ]
 
 

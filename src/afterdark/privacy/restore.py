@@ -27,7 +27,7 @@ from afterdark.errors import ConflictError, InvalidInputError
 from afterdark.kit.clock import utcnow
 from afterdark.memory import worldbooks
 from afterdark.memory.context import MemoryContext
-from afterdark.memory.models import WorldBook
+from afterdark.memory.models import WorldBook, WorldBookLink
 from afterdark.memory.portable import restore_memories
 from afterdark.privacy.export import FORMAT, FORMAT_VERSION, MANIFEST
 from afterdark.safety import wellbeing
@@ -68,6 +68,7 @@ async def import_user(
     for entry in manifest.get("conversations", []):
         body = json.loads(members[entry["file"]])
         await _conversation(session, user, body, characters, seen)
+    await _world_books(session, user, manifest, characters, seen.conversations)
     await restore_memories(
         session,
         memory,
@@ -112,20 +113,55 @@ async def _account(
         await wellbeing.update_settings(
             session, user, WellbeingPublic.model_validate(manifest["wellbeing"])
         )
+    await session.flush()
+    return user
+
+
+async def _world_books(
+    session: AsyncSession,
+    user: User,
+    manifest: dict[str, Any],
+    characters: dict[int, int],
+    conversations: dict[int, int],
+) -> None:
+    """The world books, with their links to the restored characters and chats."""
     for world in manifest.get("world_books", []):
         if not isinstance(world, dict) or not isinstance(world.get("book"), dict):
             raise InvalidInputError("A world book in the export has no book.")
         check_book(world["book"])
-        session.add(
-            WorldBook(
-                user_id=user.id,
-                name=str(world.get("name") or "World book")[: worldbooks.MAX_NAME],
-                enabled=world.get("enabled", True) is not False,
-                book=world["book"],
-            )
+        row = WorldBook(
+            user_id=user.id,
+            name=str(world.get("name") or "World book")[: worldbooks.MAX_NAME],
+            enabled=world.get("enabled", True) is not False,
+            book=world["book"],
         )
-    await session.flush()
-    return user
+        session.add(row)
+        await session.flush()
+        targets: dict[tuple[str, int], None] = {}  # in the export's order, once each
+        for reference in world.get("characters") or []:
+            character_id = await _character_ref(session, reference, characters)
+            if character_id is not None:
+                targets["character_id", character_id] = None
+        for old in world.get("conversations") or []:
+            if isinstance(old, int) and old in conversations:
+                targets["conversation_id", conversations[old]] = None
+        for column, target_id in targets:
+            session.add(WorldBookLink(book_id=row.id, **{column: target_id}))
+
+
+async def _character_ref(
+    session: AsyncSession, reference: Any, characters: dict[int, int]
+) -> int | None:
+    """A character named in the export (a built-in by slug, an own one by its old id)."""
+    if not isinstance(reference, dict):
+        raise InvalidInputError("A character reference in the export is not an object.")
+    if "slug" in reference:
+        found: int | None = await session.scalar(
+            select(Character.id).where(Character.slug == str(reference["slug"]))
+        )
+        return found
+    old = reference.get("id")
+    return characters.get(old) if isinstance(old, int) else None
 
 
 async def _characters(
@@ -179,13 +215,7 @@ async def _conversation(
     characters: dict[int, int],
     seen: Renumbered,
 ) -> None:
-    reference = body["character"]
-    if "slug" in reference:
-        character_id = await session.scalar(
-            select(Character.id).where(Character.slug == reference["slug"])
-        )
-    else:
-        character_id = characters.get(int(reference["id"]))
+    character_id = await _character_ref(session, body.get("character"), characters)
     if character_id is None:
         raise InvalidInputError(
             f"Conversation {body.get('title')!r} is with a character this instance lacks."

@@ -5,7 +5,7 @@ from afterdark.characters.models import Character, CharacterAsset, CharacterVers
 from afterdark.chat.models import Conversation, Generation, Message
 from afterdark.credits.models import SparkAccount, SparkTransfer
 from afterdark.credits.payments.models import StripeCustomer, StripeEvent, StripePayment
-from afterdark.memory.models import Memory, MemorySource, ReplyTrace, WorldBook
+from afterdark.memory.models import Memory, MemorySource, ReplyTrace, WorldBook, WorldBookLink
 from afterdark.privacy.models import UserKey
 from afterdark.safety.models import (
     AgeCheck,
@@ -42,4 +42,5 @@ __all__ = [
     "UserKey",
     "WellbeingSettings",
     "WorldBook",
+    "WorldBookLink",
 ]

@@ -1,6 +1,7 @@
 // The chat page: the active path of a conversation, live replies over Server-Sent Events,
-// swipes, edits, branches and the per-chat scene and sampler settings.
+// swipes, edits, branches and the per-chat scene, sampler and world book settings.
 import { API, del, get, getUsage, patch, post, requireUser, url } from "./api.js";
+import { openChatWorlds } from "./chatworlds.js";
 import {
   confirmAction, fillAvatar, fillNames, formError, h, pageObjectId, renderRichText, showError, toast,
 } from "./ui.js";
@@ -714,6 +715,9 @@ stopBtn.addEventListener("click", stop);
 impersonateBtn.addEventListener("click", impersonate);
 document.getElementById("open-scene").addEventListener("click", openScene);
 document.getElementById("open-sampler").addEventListener("click", () => openSampler().catch(showError));
+document.getElementById("open-worlds").addEventListener("click", () => {
+  if (state.conv) openChatWorlds(convId, state.conv.character).catch(showError);
+});
 
 document.addEventListener("keydown", (e) => {
   // Arrow keys swipe the last reply while the composer is empty and nothing else has focus.

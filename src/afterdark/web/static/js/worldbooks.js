@@ -1,12 +1,15 @@
-// Settings: the user's world books, lorebooks of their own that join every chat while on.
-// Import a V3 lorebook or SillyTavern world info, turn a book on or off, rename, download, delete.
-import { API, del, get, patch, upload } from "./api.js";
+// Settings: the user's world books, lorebooks of their own. A book joins every chat while its
+// "Every chat" switch is on, and otherwise the chats of the characters ticked in its Characters
+// menu (and single chats chosen from the chat page). Import, rename, download, delete.
+import { API, del, get, patch, put, upload, url } from "./api.js";
 import { busy, confirmAction, formError, h, timeEl } from "./ui.js";
 
 const FORMATS = [
   ["v3", "V3 lorebook"],
   ["sillytavern", "SillyTavern"],
 ];
+// A Characters menu this long or longer gets a box to narrow it down.
+const FILTER_FROM = 8;
 
 const list = document.getElementById("world-list");
 const loading = document.getElementById("worlds-loading");
@@ -16,8 +19,32 @@ const errorLine = document.getElementById("world-error");
 const importButton = document.getElementById("world-import");
 const fileInput = document.getElementById("world-file");
 
+// The characters the user can chat with (by name), for the menus and the "where" lines.
+const cast = { list: [], names: new Map(), failed: false };
+
 function entries(n) {
   return n === 1 ? "1 entry" : `${n} entries`;
+}
+
+function chats(n) {
+  return n === 1 ? "1 chat" : `${n} chats`;
+}
+
+/** Where a book applies, in a few words: "Every chat", "Aria, Mira · 2 chats", "Not in use". */
+function where(book) {
+  if (book.enabled) return "Every chat";
+  const ids = book.characters || [];
+  const names = ids.filter((id) => cast.names.has(id)).map((id) => cast.names.get(id));
+  const others = ids.length - names.length;
+  if (others) names.push(others === 1 ? "1 other character" : `${others} other characters`);
+  const parts = names.length ? [names.join(", ")] : [];
+  const single = (book.conversations || []).length;
+  if (single) parts.push(chats(single));
+  return parts.length ? parts.join(" · ") : "Not in use";
+}
+
+function inUse(book) {
+  return Boolean(book.enabled || (book.characters || []).length || (book.conversations || []).length);
 }
 
 /** Say how an action went (politely), or what went wrong (as an alert). */
@@ -29,6 +56,31 @@ function report(text, problem = "") {
 
 function showEmpty() {
   empty.hidden = list.children.length > 0;
+}
+
+/**
+ * A <details> menu of a book row: one open at a time, closed by Escape or a click elsewhere
+ * (see the document listener below), and kept inside the window.
+ */
+function dropdown(menu) {
+  const pop = menu.querySelector(".menu-pop");
+  const close = () => { menu.open = false; };
+  menu.addEventListener("toggle", () => {
+    // Keep the panel inside the window: shift it left when it would overflow on the right.
+    pop.style.left = "0px";
+    if (!menu.open) return;
+    for (const other of list.querySelectorAll(".menu[open]")) if (other !== menu) other.open = false;
+    const overflow = pop.getBoundingClientRect().right - (document.documentElement.clientWidth - 8);
+    if (overflow > 0) pop.style.left = `${-overflow}px`;
+  });
+  menu.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && menu.open) {
+      e.preventDefault();
+      close();
+      menu.querySelector("summary").focus();
+    }
+  });
+  return close;
 }
 
 /** The download menu of one book: a file per format. */
@@ -45,21 +97,85 @@ function downloadMenu(book) {
     h("div", { class: "menu-pop" },
       h("p", { class: "menu-hint muted" }, "The book as a file for other apps."),
       h("div", { class: "menu-list", role: "group", "aria-label": `Download ${book.name} as` }, links)));
-  const pop = menu.querySelector(".menu-pop");
-  menu.addEventListener("toggle", () => {
-    // Keep the panel inside the window: shift it left when it would overflow on the right.
-    pop.style.left = "0px";
-    if (!menu.open) return;
-    for (const other of list.querySelectorAll(".world-download[open]")) if (other !== menu) other.open = false;
-    const overflow = pop.getBoundingClientRect().right - (document.documentElement.clientWidth - 8);
-    if (overflow > 0) pop.style.left = `${-overflow}px`;
+  dropdown(menu);
+  return menu;
+}
+
+/**
+ * The Characters menu of one book: a checkbox per character the user can chat with. Ticking one
+ * links the book to that character's chats, unticking unlinks it. `current()` is the book as
+ * now; `apply(summary)` shows what the server answered.
+ */
+function charactersMenu(current, apply) {
+  const menu = h("details", { class: "menu world-characters", "data-testid": "world-characters" });
+  const summary = h("summary", { class: "btn btn-small", "data-testid": "world-characters-open" },
+    h("span", { icon: "people" }), "Characters");
+  const hint = h("p", { class: "menu-hint muted", "data-testid": "world-characters-hint" });
+  const filter = h("input", {
+    type: "search", class: "world-character-filter", placeholder: "Find a character", autocomplete: "off",
+    "aria-label": "Find a character", "data-testid": "world-character-filter",
   });
-  menu.addEventListener("keydown", (e) => {
-    if (e.key === "Escape" && menu.open) {
-      close();
-      menu.querySelector("summary").focus();
+  const choices = h("div", { class: "world-character-list", role: "group", "data-testid": "world-character-list" });
+  menu.append(summary, h("div", { class: "menu-pop world-characters-pop" }, hint, filter, choices));
+
+  function choice(character, linked) {
+    const box = h("input", {
+      type: "checkbox", checked: linked, "data-testid": "world-character-toggle", "data-character-id": character.id,
+    });
+    const item = h("label", { class: "check world-character", "data-testid": "world-character" },
+      box, h("span", { class: "world-character-name" }, character.name));
+    box.addEventListener("change", async () => {
+      const wanted = box.checked;
+      const book = current();
+      const path = `/worldbooks/${book.id}/characters/${character.id}`;
+      report("");
+      box.disabled = true;
+      try {
+        apply(await (wanted ? put(path) : del(path)));
+        report(wanted
+          ? `“${book.name}” now joins your chats with ${character.name}.`
+          : `“${book.name}” no longer joins your chats with ${character.name}.`);
+      } catch (err) {
+        box.checked = !wanted;
+        report("", err.message);
+      } finally {
+        box.disabled = false;
+      }
+    });
+    return item;
+  }
+
+  /** Rebuild the list on each opening: ticked ones first, in the order they were when it opened. */
+  function fill() {
+    const book = current();
+    hint.textContent = book.enabled
+      ? "It's in every chat now. The characters you tick keep it if you turn that off."
+      : "Its entries join every chat with the characters you tick.";
+    choices.setAttribute("aria-label", `Characters for ${book.name}`);
+    const linked = new Set(book.characters || []);
+    const gone = [...linked].filter((id) => !cast.names.has(id))
+      .map((id) => ({ id, name: "A character you can't see now" }));
+    const shown = [...gone, ...cast.list.filter((c) => linked.has(c.id)), ...cast.list.filter((c) => !linked.has(c.id))];
+    filter.value = "";
+    filter.hidden = shown.length < FILTER_FROM;
+    if (shown.length) {
+      choices.replaceChildren(...shown.map((c) => choice(c, linked.has(c.id))));
+    } else {
+      choices.replaceChildren(h("p", { class: "muted world-character-none", "data-testid": "world-characters-none" },
+        cast.failed ? "Could not load your characters. Reload the page to try again." : "No characters yet. ",
+        cast.failed ? null : h("a", { href: url("/characters") }, "Find one to chat with.")));
+    }
+  }
+
+  filter.addEventListener("input", () => {
+    const needle = filter.value.trim().toLocaleLowerCase();
+    for (const item of choices.querySelectorAll(".world-character")) {
+      item.hidden = Boolean(needle) && !item.textContent.toLocaleLowerCase().includes(needle);
     }
   });
+  // Filled before dropdown() measures the panel.
+  menu.addEventListener("toggle", () => { if (menu.open) fill(); });
+  dropdown(menu);
   return menu;
 }
 
@@ -68,10 +184,13 @@ function bookRow(initial) {
   const nameEl = h("span", { class: "token-name world-name", "data-testid": "world-name" }, book.name);
   const countEl = h("span", { "data-testid": "world-entries" }, entries(book.entries));
   const meta = h("span", { class: "muted token-meta" }, countEl, " · updated ", timeEl(book.updated_at));
+  const whereEl = h("span", { "data-testid": "world-where" }, where(book));
+  const whereLine = h("span", { class: "token-meta world-where" },
+    h("span", { class: "visually-hidden" }, "Used in: "), whereEl);
   const toggle = h("input", {
     type: "checkbox", role: "switch", checked: book.enabled, "data-testid": "world-enabled",
   });
-  const switchText = h("span", {}, "Use in chats");
+  const switchText = h("span", {}, "Every chat");
   const switchLabel = h("label", { class: "check world-switch" }, toggle, switchText);
 
   const renameButton = h("button", { type: "button", class: "btn btn-small", "data-testid": "world-rename" },
@@ -79,7 +198,8 @@ function bookRow(initial) {
   const deleteButton = h("button", {
     type: "button", class: "btn btn-small btn-quiet-danger", "data-testid": "world-delete",
   }, h("span", { icon: "trash" }), "Delete");
-  const actions = h("div", { class: "world-actions" }, renameButton, downloadMenu(book), deleteButton);
+  const characters = charactersMenu(() => book, (next) => show(next));
+  const actions = h("div", { class: "world-actions" }, characters, renameButton, downloadMenu(book), deleteButton);
 
   const nameInput = h("input", {
     type: "text", name: "name", required: true, maxlength: 120, autocomplete: "off", "data-testid": "world-rename-input",
@@ -94,19 +214,21 @@ function bookRow(initial) {
 
   const item = h("li", { class: "token-item world-item", "data-testid": "world-item", "data-world-id": book.id },
     h("div", { class: "world-main" },
-      h("span", { class: "token-body" }, nameEl, meta),
+      h("span", { class: "token-body" }, nameEl, meta, whereLine),
       switchLabel),
     actions,
     renameForm);
 
   /** Names for assistive tech follow the book's current name. */
   function label() {
-    toggle.setAttribute("aria-label", `Use in chats: ${book.name}`);
+    toggle.setAttribute("aria-label", `Use in every chat: ${book.name}`);
+    characters.querySelector("summary").setAttribute("aria-label", `Characters for ${book.name}`);
     renameButton.setAttribute("aria-label", `Rename ${book.name}`);
     deleteButton.setAttribute("aria-label", `Delete ${book.name}`);
-    actions.querySelector("summary").setAttribute("aria-label", `Download ${book.name}`);
-    actions.querySelector(".menu-list").setAttribute("aria-label", `Download ${book.name} as`);
-    item.classList.toggle("is-off", !book.enabled);
+    const download = actions.querySelector(".world-download");
+    download.querySelector("summary").setAttribute("aria-label", `Download ${book.name}`);
+    download.querySelector(".menu-list").setAttribute("aria-label", `Download ${book.name} as`);
+    item.classList.toggle("is-off", !inUse(book));
   }
 
   function show(next) {
@@ -115,6 +237,7 @@ function bookRow(initial) {
     countEl.textContent = entries(book.entries);
     meta.querySelector("time").replaceWith(timeEl(book.updated_at));
     toggle.checked = Boolean(book.enabled);
+    whereEl.textContent = where(book);
     label();
   }
 
@@ -175,9 +298,9 @@ function bookRow(initial) {
     toggle.disabled = true;
     try {
       show(await patch(`/worldbooks/${book.id}`, { enabled: wanted }));
-      report(book.enabled
-        ? `“${book.name}” is on: its entries join your chats.`
-        : `“${book.name}” is off: kept, but not used in chats.`);
+      if (book.enabled) report(`“${book.name}” is on in every chat.`);
+      else if (inUse(book)) report(`“${book.name}” is off for every chat. It still joins: ${where(book)}.`);
+      else report(`“${book.name}” is off: kept, but not used in chats.`);
     } catch (err) {
       toggle.checked = !wanted;
       report("", err.message);
@@ -208,9 +331,9 @@ function bookRow(initial) {
   return item;
 }
 
-// Close an open download menu on a click anywhere else.
+// Close an open menu on a click anywhere else.
 document.addEventListener("click", (e) => {
-  for (const menu of list.querySelectorAll(".world-download[open]")) {
+  for (const menu of list.querySelectorAll(".menu[open]")) {
     if (!menu.contains(e.target)) menu.open = false;
   }
 });
@@ -232,11 +355,13 @@ fileInput.addEventListener("change", async () => {
   }
   list.append(bookRow(book));
   showEmpty();
-  report(`Imported “${book.name}” with ${entries(book.entries)}. It's on.`);
+  report(`Imported “${book.name}” with ${entries(book.entries)}. It's on in every chat.`);
 });
 
 /** Fill the list; the import button works once it has loaded. */
 export async function loadWorldBooks() {
+  // The characters only name links and fill the menus: the books show without them.
+  const characters = get("/characters").catch(() => null);
   let books;
   try {
     books = await get("/worldbooks");
@@ -244,6 +369,10 @@ export async function loadWorldBooks() {
     loading.textContent = "Could not load your world books.";
     throw err;
   }
+  const known = await characters;
+  cast.failed = known === null;
+  cast.list = (known || []).map((c) => ({ id: c.id, name: c.name }));
+  cast.names = new Map(cast.list.map((c) => [c.id, c.name]));
   list.replaceChildren(...books.map(bookRow));
   loading.hidden = true;
   showEmpty();
