@@ -28,6 +28,7 @@ from pydantic_settings import (
 )
 
 from afterdark.credits.payments.settings import PaymentsSettings
+from afterdark.images.settings import ImagesSettings
 
 
 class ConfigError(Exception):
@@ -315,6 +316,7 @@ class Settings(BaseSettings):
     memory: MemorySettings = Field(default_factory=MemorySettings)
     sparks: SparksSettings = Field(default_factory=SparksSettings)
     payments: PaymentsSettings = Field(default_factory=PaymentsSettings)
+    images: ImagesSettings = Field(default_factory=ImagesSettings)
 
     @classmethod
     def settings_customise_sources(

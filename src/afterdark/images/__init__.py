@@ -1,0 +1,1 @@
+"""Pictures of characters: diffusion backends, identity scoring, the gallery (issue 5)."""
