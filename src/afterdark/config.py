@@ -265,6 +265,12 @@ class SparksSettings(_Section):
         le=1_000_000,
         description="A reply costs 1 Spark per this many tokens written (at least 1).",
     )
+    picture_sparks: int = Field(
+        default=20,
+        ge=1,
+        le=100_000,
+        description="Sparks a picture costs (its identity re-rolls included).",
+    )
     reservation_minutes: int = Field(
         default=30,
         ge=1,

@@ -20,6 +20,8 @@ from afterdark.chat.generation import GenerationJob, Generations
 from afterdark.config import ConfigError, Settings
 from afterdark.credits.payments.settings import PaymentsSettings
 from afterdark.credits.service import Sparks
+from afterdark.images.base import ImageBackend
+from afterdark.images.service import Pictures
 from afterdark.llm.base import LLMBackend
 from afterdark.llm.registry import create_backend
 from afterdark.memory.context import MemoryContext
@@ -53,6 +55,7 @@ class Runtime:
     memory: MemoryContext
     jobs: JobRunner
     sparks: Sparks
+    pictures: Pictures
     limiter: RateLimiter = field(default_factory=MemoryRateLimiter)
     background: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -61,6 +64,7 @@ class Runtime:
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
         await self.generations.aclose()
+        await self.pictures.aclose()
         await self.jobs.aclose()
         await self.backend.aclose()
         await self.database.dispose()
@@ -82,7 +86,11 @@ async def prepare_database(settings: Settings) -> Database:
 
 
 async def open_runtime(
-    settings: Settings, *, backend: LLMBackend | None = None, recover: bool = True
+    settings: Settings,
+    *,
+    backend: LLMBackend | None = None,
+    image_backend: ImageBackend | None = None,
+    recover: bool = True,
 ) -> Runtime:
     """Everything an instance needs; ``recover`` marks replies a crash left mid-stream."""
     likeness = LikenessGuard(settings.likeness)
@@ -118,19 +126,24 @@ async def open_runtime(
         )
 
     generations.after_reply = after_reply
+    files = file_store(settings)
+    pictures = Pictures(settings, database, files, sparks, backend=image_backend, limits=limits)
+    if recover:
+        await pictures.recover()
     runtime = Runtime(
         settings,
         database,
         backend,
         generations,
         load_secret_key(settings),
-        file_store(settings),
+        files,
         database.keyring,
         likeness,
         limits,
         memory,
         jobs,
         sparks,
+        pictures,
     )
     if recover and sparks.enabled:
         runtime.background.append(asyncio.create_task(release_stale_holds(sparks)))

@@ -111,12 +111,15 @@ async def test_the_price_list_is_public_and_in_plain_figures(client: httpx.Async
     response = await client.get("/api/v1/pricing")
     assert response.status_code == 200, response.text
     prices = response.json()
-    [line] = prices["lines"]
+    line, picture = prices["lines"]
     assert (line["action"], line["sparks"]) == (
         "chat.reply",
         "1 Spark per 10 tokens written (at least 1)",
     )
     assert "a 250-token reply (about 190 words) costs 25 Sparks" in line["example"]
+    assert picture["action"] == "image.picture"
+    assert picture["sparks"].startswith("20 Sparks a picture; nothing when it fails")
+    assert picture["example"] == "one picture costs 20 Sparks (0.10 EUR)"
     assert (prices["price_unit"], prices["price_unit_money"]) == (100, "0.50 EUR")
     assert (prices["daily_allowance"], prices["daily_cap"], prices["enabled"]) == (40, 40, True)
     # Payments are off (no Stripe keys): nothing is on sale, and the page says so plainly.

@@ -340,7 +340,8 @@ def test_studio_build_edit_restore_and_chat(page: Any, standin: Any) -> None:
     signed_up(page)
     page.get_by_test_id("create-character").click()
     expect(page).to_have_url(re.compile(r"/studio/new$"))
-    expect(page.get_by_test_id("slot-face").get_by_role("button")).to_be_disabled()
+    expect(page.get_by_test_id("studio-face-link")).to_be_hidden()
+    expect(page.get_by_test_id("studio-face-new")).to_have_text("Save the character first.")
     expect(page.get_by_test_id("slot-voice").locator("select")).to_be_disabled()
     expect(page.get_by_test_id("slot-voice")).to_contain_text("can’t be set yet")
 
@@ -406,6 +407,10 @@ def test_studio_build_edit_restore_and_chat(page: Any, standin: Any) -> None:
     expect(page.get_by_test_id("studio-version")).to_have_text("Version 1")
     expect(page.get_by_test_id("save-state")).to_have_text("All changes saved")
     expect(page.get_by_test_id("toast-ok")).to_contain_text("saved as version 1")
+    # Saved, the character gets its reference face on its Pictures page.
+    expect(page.get_by_test_id("studio-face-link")).to_have_attribute(
+        "href", f"/characters/{character_id}/gallery"
+    )
     saved = api(page, "GET", f"/characters/{character_id}")
     assert saved["age"] == 25
     assert saved["style"] == "realistic"

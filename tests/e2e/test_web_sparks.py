@@ -193,7 +193,7 @@ def test_the_sparks_pages_fit_a_phone(phone_page: Any) -> None:
     expect(page.get_by_test_id("history-row")).to_have_count(1)
     assert_fits_phone(page, "#main button, #main a, .topnav a")
     page.goto("/pricing")
-    expect(page.get_by_test_id("price-row")).to_have_count(1)
+    expect(page.get_by_test_id("price-row")).to_have_count(2)
     assert_fits_phone(page, "#main button, #main a, .topnav a")
 
 

@@ -48,8 +48,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServe
         yield live, token
 
 
-def _payments_off(response: Any) -> bool:
-    return response.status_code == 503 and response.json()["error"]["code"] == "payments_off"
+def _off(response: Any, code: str) -> bool:
+    return response.status_code == 503 and response.json()["error"]["code"] == code
 
 
 def test_no_server_errors(server: tuple[LiveServer, str]) -> None:
@@ -76,8 +76,11 @@ def test_no_server_errors(server: tuple[LiveServer, str]) -> None:
             )
             where = (case.method, case.formatted_path, response.content[:300])
             statuses.append(response.status_code)
-            # Payments are not configured on this server: their routes say so with a 503.
-            off = case.path in PAYMENTS and _payments_off(response)
+            # Payments and pictures are not configured on this server: their routes say so
+            # with a 503.
+            off = (case.path in PAYMENTS and _off(response, "payments_off")) or _off(
+                response, "images_off"
+            )
             assert response.status_code < 500 or off, where
             if response.status_code >= 400 and "json" in response.headers.get("content-type", ""):
                 assert response.json()["error"]["message"], where

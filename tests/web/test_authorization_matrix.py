@@ -16,7 +16,10 @@ from typing import Any
 import httpx
 import pytest
 from PIL import Image
+from sqlalchemy import select
 
+from afterdark.accounts.models import User
+from afterdark.images.models import Picture
 from tests.conftest import signup
 from tests.support.shared import CARDS
 from tests.web.chat_helpers import events_of, start_conversation
@@ -66,8 +69,31 @@ def _request(operation: dict[str, Any], components: dict[str, Any]) -> dict[str,
     return {}
 
 
+async def _picture(app: Any, character_id: int) -> int:
+    """A finished picture of the owner's (pictures are off here, so it is written directly)."""
+    runtime = app.state.runtime
+    async with runtime.database.session() as session:
+        owner = await session.scalar(select(User).where(User.email == "ada@example.com"))
+        assert owner is not None
+        picture = Picture(
+            user_id=owner.id,
+            character_id=character_id,
+            status="done",
+            backend="comfyui",
+            seed=1,
+            width=8,
+            height=8,
+            media_type="image/png",
+            file_key=await runtime.files.save(session, _png(), owner=owner.id),
+        )
+        picture.request = picture.prompt = SECRET
+        session.add(picture)
+        await session.commit()
+        return picture.id
+
+
 async def test_no_endpoint_lets_another_user_near_the_owners_things(
-    client: httpx.AsyncClient, standin: Any
+    client: httpx.AsyncClient, standin: Any, app: Any
 ) -> None:
     await signup(client)
     made = await client.post(
@@ -105,7 +131,9 @@ async def test_no_endpoint_lets_another_user_near_the_owners_things(
             f"/api/v1/characters/{character_id}/memories", json={"text": SECRET, "pinned": True}
         )
     ).json()["id"]
+    picture_id = await _picture(app, character_id)
     ids = {
+        "picture_id": picture_id,
         "memory_id": memory_id,
         "book_id": book_id,
         "character_id": character_id,
@@ -125,6 +153,7 @@ async def test_no_endpoint_lets_another_user_near_the_owners_things(
         "sessions": (await client.get("/api/v1/sessions")).json(),
         "worldbook": (await client.get(f"/api/v1/worldbooks/{book_id}")).json(),
         "memory": (await client.get(f"/api/v1/memories/{memory_id}")).json(),
+        "picture": (await client.get(f"/api/v1/pictures/{picture_id}")).json(),
     }
 
     schema = (await client.get("/openapi.json")).json()
@@ -163,5 +192,6 @@ async def test_no_endpoint_lets_another_user_near_the_owners_things(
         "sessions": (await client.get("/api/v1/sessions")).json(),
         "worldbook": (await client.get(f"/api/v1/worldbooks/{book_id}")).json(),
         "memory": (await client.get(f"/api/v1/memories/{memory_id}")).json(),
+        "picture": (await client.get(f"/api/v1/pictures/{picture_id}")).json(),
     }
     assert after == before

@@ -12,8 +12,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from afterdark.config import SparksSettings
 
 REPLY = "chat.reply"
+PICTURE = "image.picture"
 ACTIONS = {
     REPLY: "A chat reply, a regeneration, a continuation or an impersonation",
+    PICTURE: "A picture of a character (re-rolls to keep the face are included)",
 }
 
 
@@ -77,5 +79,13 @@ def price_list(settings: SparksSettings) -> list[PriceLine]:
             sparks=f"1 Spark per {per} tokens written (at least 1)",
             example=f"a 250-token reply (about 190 words) costs {typical} "
             f"Spark{'s' if typical != 1 else ''} ({money(settings, typical)})",
-        )
+        ),
+        PriceLine(
+            action=PICTURE,
+            what=ACTIONS[PICTURE],
+            sparks=f"{settings.picture_sparks} Sparks a picture; nothing when it fails, is "
+            "cancelled or is withheld",
+            example=f"one picture costs {settings.picture_sparks} Sparks "
+            f"({money(settings, settings.picture_sparks)})",
+        ),
     ]

@@ -161,13 +161,24 @@ class Sparks:
         The id is unique, not the generation's id alone: SQLite may give a deleted row's id
         to the next generation.
         """
-        op = f"reply:{generation_id}:{uuid.uuid4().hex[:12]}"
+        return await self.hold_in(
+            conn,
+            user_id,
+            pricing.reply_estimate(self.settings, max_tokens),
+            op=f"reply:{generation_id}:{uuid.uuid4().hex[:12]}",
+            action=pricing.REPLY,
+            ref=f"generation:{generation_id}",
+        )
+
+    async def hold_in(
+        self, conn: AsyncConnection, user_id: int, amount: int, *, op: str, action: str, ref: str
+    ) -> str:
+        """Hold ``amount`` in the caller's transaction (the one that records what it pays
+        for, so the two commit or roll back together); the hold's id, for ``settle``."""
+        check_amount(amount)
         have = await self.ready(conn, user_id)
         spending = await ledger.system_account(conn, "spending")
-        amount = pricing.reply_estimate(self.settings, max_tokens)
-        meta = Meta(
-            kind="spend", user_id=user_id, action=pricing.REPLY, ref=f"generation:{generation_id}"
-        )
+        meta = Meta(kind="spend", user_id=user_id, action=action, ref=ref)
         expires = self.clock() + timedelta(minutes=self.settings.reservation_minutes)
         await ledger.debit_user(conn, op, have, spending, amount, meta, expires_at=expires)
         return op

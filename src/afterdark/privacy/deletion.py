@@ -1,10 +1,11 @@
 """Real deletion of an account: keys shredded, rows and files removed, storage scrubbed.
 
 The user's row goes and the database's ON DELETE CASCADE takes everything hanging from it
-(characters, versions, conversations, messages, keys, sessions, tokens, settings). Their
-files leave the data folder once the transaction commits. On SQLite, ``secure_delete`` (set
-on every connection) zeroes the freed content and a truncating WAL checkpoint removes the
-old page images from the write-ahead log, so nothing is left to recover from the files.
+(characters, versions, conversations, messages, pictures, keys, sessions, tokens,
+settings). Their files (card images, pictures, reference faces) leave the data folder once
+the transaction commits. On SQLite, ``secure_delete`` (set on every connection) zeroes the
+freed content and a truncating WAL checkpoint removes the old page images from the
+write-ahead log, so nothing is left to recover from the files.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from afterdark.accounts.models import User
 from afterdark.characters.models import Character, CharacterAsset
+from afterdark.images.models import Picture, ReferenceFace
 from afterdark.memory import blind, vectors
 from afterdark.privacy.keyring import Keyring
 from afterdark.store.engine import KEYRING, Database
@@ -27,6 +29,16 @@ async def delete_account(session: AsyncSession, files: FileStore, user: User) ->
             select(CharacterAsset.file_key)
             .join(Character, Character.id == CharacterAsset.character_id)
             .where(Character.owner_id == user.id)
+        )
+    )
+    keys += [
+        key
+        for key in await session.scalars(select(Picture.file_key).where(Picture.user_id == user.id))
+        if key
+    ]
+    keys += list(
+        await session.scalars(
+            select(ReferenceFace.file_key).where(ReferenceFace.user_id == user.id)
         )
     )
     keyring: Keyring | None = session.sync_session.info.get(KEYRING)

@@ -34,6 +34,7 @@ from afterdark.credits import ledger
 from afterdark.credits import service as credits_service
 from afterdark.credits.models import SparkAccount
 from afterdark.credits.schemas import lines_of
+from afterdark.images.portable import export_pictures
 from afterdark.kit.clock import utcnow
 from afterdark.memory import worldbooks
 from afterdark.memory.portable import export_memories
@@ -57,6 +58,7 @@ async def export_user(session: AsyncSession, files: FileStore, user: User) -> by
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         characters = await _characters(session, files, user, archive)
         conversations = await _conversations(session, user, archive)
+        pictures = await export_pictures(session, files, user, archive)
         persona = await accounts_service.get_persona(session, user)
         settings = WellbeingPublic.model_validate(await wellbeing.get_settings(session, user))
         manifest = {
@@ -79,7 +81,8 @@ async def export_user(session: AsyncSession, files: FileStore, user: User) -> by
             "conversations": conversations,
             "memories": await export_memories(session, user),
             "sparks": await _sparks(session, user),
-            "not_included": "images and audio: not part of this version",
+            "pictures": pictures,
+            "not_included": "audio: not part of this version",
         }
         archive.writestr(MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2))
     return out.getvalue()

@@ -24,6 +24,7 @@ from afterdark.characters.cards.ziparchive import read_zip
 from afterdark.characters.models import Character, CharacterVersion
 from afterdark.chat.models import Conversation, Message
 from afterdark.errors import ConflictError, InvalidInputError
+from afterdark.images.portable import restore_pictures
 from afterdark.kit.clock import utcnow
 from afterdark.memory import worldbooks
 from afterdark.memory.context import MemoryContext
@@ -69,6 +70,20 @@ async def import_user(
         body = json.loads(members[entry["file"]])
         await _conversation(session, user, body, characters, seen)
     await _world_books(session, user, manifest, characters, seen.conversations)
+
+    async def character_of(reference: Any) -> int | None:
+        return await _character_ref(session, reference, characters)
+
+    await restore_pictures(
+        session,
+        files,
+        user,
+        manifest.get("pictures") or {},
+        members,
+        character_of=character_of,
+        conversations=seen.conversations,
+        messages=seen.messages,
+    )
     await restore_memories(
         session,
         memory,

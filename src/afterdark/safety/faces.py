@@ -5,11 +5,16 @@ dlib's HOG face detector and its ResNet face encoder (128 numbers per face), thr
 scaled down to ``max_side`` pixels first: detection time grows with the area (about 0.1 s at
 0.3 MP on one core, over 2 s at 3 MP) and a face small enough to vanish at 1024 px is too
 small to identify. Everything here is blocking: call it from a worker thread.
+
+dlib's detector is one shared object that releases the GIL: two threads detecting at once
+can crash the process, so every detection in the process (likeness checks, identity
+scoring) takes ``DLIB_LOCK``.
 """
 
 from __future__ import annotations
 
 import io
+import threading
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +24,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from afterdark.errors import InvalidInputError
 
 Encoding = Any  # a numpy array of 128 floats
+DLIB_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -42,7 +48,11 @@ def pixels(data: bytes, max_side: int) -> Any:
 
     try:
         with Image.open(io.BytesIO(data)) as opened:
-            image = ImageOps.exif_transpose(opened).convert("RGB")
+            image = ImageOps.exif_transpose(opened)
+            if image.mode in ("I", "I;16", "I;16B", "I;16L"):
+                # 16-bit grey: scale to 8 bits first (a plain RGB conversion clips it white).
+                image = image.convert("I").point(lambda v: v * (1 / 257)).convert("L")
+            image = image.convert("RGB")
             image.thumbnail((max_side, max_side))
             return np.asarray(image)
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
@@ -53,8 +63,9 @@ def find_faces(data: bytes, max_side: int = 1024) -> list[Face]:
     """Every face the detector finds, with its encoding."""
     library = _library()
     image = pixels(data, max_side)
-    boxes = library.face_locations(image, number_of_times_to_upsample=1, model="hog")
-    encodings = library.face_encodings(image, boxes)
+    with DLIB_LOCK:
+        boxes = library.face_locations(image, number_of_times_to_upsample=1, model="hog")
+        encodings = library.face_encodings(image, boxes)
     return [Face(tuple(box), enc) for box, enc in zip(boxes, encodings, strict=True)]
 
 

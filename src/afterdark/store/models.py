@@ -5,6 +5,7 @@ from afterdark.characters.models import Character, CharacterAsset, CharacterVers
 from afterdark.chat.models import Conversation, Generation, Message
 from afterdark.credits.models import SparkAccount, SparkTransfer
 from afterdark.credits.payments.models import StripeCustomer, StripeEvent, StripePayment
+from afterdark.images.models import Picture, ReferenceFace
 from afterdark.memory.models import Memory, MemorySource, ReplyTrace, WorldBook, WorldBookLink
 from afterdark.privacy.models import UserKey
 from afterdark.safety.models import (
@@ -30,6 +31,8 @@ __all__ = [
     "ModerationEvent",
     "PasswordReset",
     "Persona",
+    "Picture",
+    "ReferenceFace",
     "Memory",
     "MemorySource",
     "ReplyTrace",

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from afterdark import __version__
+from afterdark.safety.likeness import ATTESTATIONS
 from afterdark.web.deps import Id
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -74,6 +75,18 @@ async def character(request: Request, character_id: Id) -> HTMLResponse:
 @router.get("/characters/{character_id}/memory", response_class=HTMLResponse)
 async def memory(request: Request, character_id: Id) -> HTMLResponse:
     return _page(request, "memory.html", page="memory", title="Memory", object_id=character_id)
+
+
+@router.get("/characters/{character_id}/gallery", response_class=HTMLResponse)
+async def gallery(request: Request, character_id: Id) -> HTMLResponse:
+    return _page(
+        request,
+        "gallery.html",
+        page="gallery",
+        title="Pictures",
+        object_id=character_id,
+        attestations=ATTESTATIONS,
+    )
 
 
 @router.get("/studio/new", response_class=HTMLResponse)

@@ -1,6 +1,7 @@
 // The chat page: the active path of a conversation, live replies over Server-Sent Events,
 // swipes, edits, branches and the per-chat scene, sampler and world book settings.
 import { API, del, get, getUsage, patch, post, requireUser, url } from "./api.js";
+import { askPicture, pictureCommand, placePictures, startChatPictures } from "./chatpictures.js";
 import { openChatWorlds } from "./chatworlds.js";
 import {
   confirmAction, fillAvatar, fillNames, formError, h, pageObjectId, renderRichText, showError, toast,
@@ -247,6 +248,7 @@ function renderMessages() {
   if (!msgs.length) {
     list.append(h("li", { class: "muted empty" }, `Say hello to ${state.conv.character.name}.`));
   }
+  placePictures();
   if (stick) scrollToBottom();
 }
 
@@ -422,6 +424,17 @@ function applyTurn(turn, replacing = null) {
 
 async function send() {
   const content = input.value.trim();
+  const wanted = content ? pictureCommand(content) : null;
+  if (wanted !== null) {
+    // "/pic by the window" asks for a picture; it is not said in the chat.
+    input.value = "";
+    autoGrow();
+    askPicture(wanted).catch(() => {
+      if (!input.value) input.value = content;
+      autoGrow();
+    });
+    return;
+  }
   if (!content || locked()) return;
   const last = messages().at(-1);
   input.value = "";
@@ -757,6 +770,7 @@ window.addEventListener("pagehide", () => {
   try {
     await reload();
     scrollToBottom();
+    startChatPictures(convId, state.conv.character).catch(showError);
   } catch (err) {
     list.setAttribute("aria-busy", "false");
     if (err.status === 404) {

@@ -14,6 +14,14 @@ const TRIMMED = new Set(["name", "nickname", "tagline", "creator", "character_ve
 const FLASH = "afterdark-studio-flash";
 
 const id = pageObjectId();
+
+// The reference face lives with the character's pictures, once the character exists.
+if (id) {
+  const faceLink = document.getElementById("studio-face-link");
+  faceLink.href = url(`/characters/${id}/gallery`);
+  faceLink.hidden = false;
+  document.getElementById("studio-face-new").hidden = true;
+}
 const $ = (elementId) => document.getElementById(elementId);
 const form = $("studio-form");
 const fieldset = $("studio-fields");
