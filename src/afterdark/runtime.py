@@ -113,8 +113,13 @@ async def open_runtime(
     await generations.startup(recover=recover)
     jobs = InProcessJobs()
 
+    files = file_store(settings)
+    pictures = Pictures(settings, database, files, sparks, backend=image_backend, limits=limits)
+
     def after_reply(job: GenerationJob) -> None:
         assert job.message_id is not None
+        if job.kind != "impersonate":
+            pictures.after_reply(job.user_id, job.conversation_id, job.message_id)
         schedule_after_reply(
             jobs,
             database,
@@ -126,8 +131,6 @@ async def open_runtime(
         )
 
     generations.after_reply = after_reply
-    files = file_store(settings)
-    pictures = Pictures(settings, database, files, sparks, backend=image_backend, limits=limits)
     if recover:
         await pictures.recover()
     runtime = Runtime(

@@ -32,12 +32,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from afterdark.accounts.models import User
 from afterdark.characters import service as characters_service
 from afterdark.chat import service as chat_service
-from afterdark.chat.models import Conversation
+from afterdark.chat.models import Conversation, Message
 from afterdark.config import Settings
 from afterdark.credits import pricing
 from afterdark.credits.service import Sparks
 from afterdark.errors import AfterdarkError, ConflictError, InvalidInputError, NotFoundError
-from afterdark.images import identity, nsfw, reroll
+from afterdark.images import identity, nsfw, reroll, triggers
 from afterdark.images.base import (
     ImageBackend,
     ImageCancelledError,
@@ -196,6 +196,58 @@ class Pictures:
         """Queue the render of a committed picture."""
         self.underway[picture_id] = Underway()
         self.jobs.submit(lambda: self._render(picture_id), key=f"picture:{picture_id}")
+
+    def after_reply(self, user_id: int, conversation_id: int, reply_id: int) -> None:
+        """Queue a look at a finished reply: a picture when the user asked for one in words
+        or the character cued one (``images/triggers.py``)."""
+        if self.backend is None or not self.settings.chat_triggers:
+            return
+        self.jobs.submit(
+            lambda: self._from_chat(user_id, conversation_id, reply_id), key=f"reply:{reply_id}"
+        )
+
+    async def _from_chat(self, user_id: int, conversation_id: int, reply_id: int) -> None:
+        async with self.database.session() as session:
+            reply = await session.get(Message, reply_id)
+            user = await session.get(User, user_id)
+            conversation = await session.get(Conversation, conversation_id)
+            if reply is None or user is None or conversation is None or reply.user_id != user_id:
+                return
+            shown = select(Picture.id).where(Picture.message_id == reply.id).limit(1)
+            if await session.scalar(shown) is not None:  # a continued reply: already made
+                return
+            request = triggers.picture_cue(reply.content)
+            if request is None and reply.parent_id is not None:
+                asked = await session.get(Message, reply.parent_id)
+                if (
+                    asked is None
+                    or asked.role != "user"
+                    or not triggers.asks_for_picture(asked.content)
+                ):
+                    return
+                # One picture per request: a regenerated reply does not make another.
+                replies = select(Message.id).where(Message.parent_id == asked.id)
+                made = await session.scalar(
+                    select(Picture.id).where(Picture.message_id.in_(replies)).limit(1)
+                )
+                if made is not None:
+                    return
+                request = asked.content
+            if request is None:
+                return
+            try:
+                picture = await self.ask(
+                    session,
+                    user,
+                    conversation.character_id,
+                    request=request[:MAX_REQUEST],
+                    conversation_id=conversation.id,
+                )
+            except AfterdarkError as exc:  # no Sparks left, a hard limit: no picture
+                log.info("no picture for reply %s: %s", reply_id, exc.code)
+                return
+            await session.commit()
+        self.start(picture.id)
 
     async def cancel(self, session: AsyncSession, user: User, picture_id: int) -> Picture:
         """Stop a queued or rendering picture (its hold is released)."""

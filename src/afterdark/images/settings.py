@@ -82,6 +82,11 @@ class ImagesSettings(_Section):
         le=1.0,
         description="NudeNet detection score at or above which an exposed region counts.",
     )
+    chat_triggers: bool = Field(
+        default=True,
+        description="Make a picture, at the picture price, when a user asks for one in words "
+        "in a chat ('send me a photo of you…') or the character writes [picture: …].",
+    )
     timeout: float = Field(
         default=600.0, gt=0, description="Seconds one render may take before it is abandoned."
     )
