@@ -21,7 +21,6 @@ import contextlib
 import io
 import socket
 import struct
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -32,6 +31,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 from PIL import Image
+
+from tests.support.loopback import in_thread
 
 SAMPLERS = frozenset({"KSampler", "KSamplerAdvanced", "SamplerCustom", "SamplerCustomAdvanced"})
 OUTPUTS = frozenset({"SaveImage", "PreviewImage"})
@@ -492,37 +493,8 @@ def run_comfyui_standin(
 ) -> Iterator[ComfyStandIn]:
     """Run a stand-in on a free loopback port in a background thread with its own loop."""
     server = server or ComfyStandIn(**options)
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
-    failure: list[BaseException] = []
-    stop = asyncio.Event()
-
-    async def main() -> None:
-        try:
-            runner = await _serve(server)
-        except BaseException as exc:
-            failure.append(exc)
-            started.set()
-            raise
-        started.set()
-        try:
-            await stop.wait()
-        finally:
-            await runner.cleanup()
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
-    thread.start()
-    started.wait(10)
-    if failure:
-        thread.join(5)
-        loop.close()
-        raise failure[0]
-    try:
+    with in_thread(lambda: serve_comfyui_standin(server)):
         yield server
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(10)
-        loop.close()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -17,7 +17,6 @@ import asyncio
 import base64
 import io
 import itertools
-import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -26,6 +25,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 from PIL import Image
+
+from tests.support.loopback import in_thread
 
 # Field -> accepted JSON types, checked the way A1111's pydantic request model would.
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {
@@ -223,9 +224,11 @@ async def _start(server: ForgeStandIn) -> web.AppRunner:
 
 
 @asynccontextmanager
-async def serve_forge_standin(**options: Any) -> AsyncIterator[ForgeStandIn]:
+async def serve_forge_standin(
+    server: ForgeStandIn | None = None, **options: Any
+) -> AsyncIterator[ForgeStandIn]:
     """Run a stand-in on a free loopback port in the running event loop."""
-    server = ForgeStandIn(**options)
+    server = server or ForgeStandIn(**options)
     runner = await _start(server)
     try:
         yield server
@@ -234,37 +237,8 @@ async def serve_forge_standin(**options: Any) -> AsyncIterator[ForgeStandIn]:
 
 
 @contextmanager
-def run_forge_standin(**options: Any) -> Iterator[ForgeStandIn]:
+def run_forge_standin(server: ForgeStandIn | None = None, **options: Any) -> Iterator[ForgeStandIn]:
     """Run a stand-in on a free loopback port in a background thread with its own loop."""
-    server = ForgeStandIn(**options)
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
-    failure: list[BaseException] = []
-    stop = asyncio.Event()
-
-    async def main() -> None:
-        try:
-            runner = await _start(server)
-        except BaseException as exc:
-            failure.append(exc)
-            started.set()
-            raise
-        started.set()
-        try:
-            await stop.wait()
-        finally:
-            await runner.cleanup()
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
-    thread.start()
-    started.wait(10)
-    if failure:
-        thread.join(5)
-        loop.close()
-        raise failure[0]
-    try:
+    server = server or ForgeStandIn(**options)
+    with in_thread(lambda: serve_forge_standin(server)):
         yield server
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(10)
-        loop.close()

@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import re
 import socket
-import threading
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field, fields
@@ -26,6 +25,8 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+
+from tests.support.loopback import in_thread
 
 LOREM = (
     "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor "
@@ -252,37 +253,8 @@ async def serve_standin(server: StandIn | None = None, **options: Any) -> AsyncI
 def run_standin(server: StandIn | None = None, **options: Any) -> Iterator[StandIn]:
     """Run a stand-in on a free loopback port in a background thread with its own loop."""
     server = server or StandIn(**options)
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
-    failure: list[BaseException] = []
-    stop = asyncio.Event()
-
-    async def main() -> None:
-        try:
-            runner = await _start(server)
-        except BaseException as exc:
-            failure.append(exc)
-            started.set()
-            raise
-        started.set()
-        try:
-            await stop.wait()
-        finally:
-            await runner.cleanup()
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
-    thread.start()
-    started.wait(10)
-    if failure:
-        thread.join(5)
-        loop.close()
-        raise failure[0]
-    try:
+    with in_thread(lambda: serve_standin(server)):
         yield server
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(10)
-        loop.close()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -16,13 +16,11 @@ Stripe does: the same key returns the first answer. Every request is recorded.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import itertools
 import re
 import socket
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -32,6 +30,8 @@ from urllib.parse import parse_qsl
 
 import orjson
 from aiohttp import web
+
+from tests.support.loopback import in_thread
 
 API_KEY = "sk_test_standin"
 WEBHOOK_SECRET = "whsec_standin_secret"
@@ -228,37 +228,7 @@ async def serve_stripe(server: StripeStandIn | None = None) -> AsyncIterator[Str
 
 @contextmanager
 def run_stripe(server: StripeStandIn | None = None) -> Iterator[StripeStandIn]:
-    """Run the stand-in on a free loopback port in a background thread with its own loop.
-
-    Its request log and objects are read and changed from the test's thread; each is a plain
-    list or dict, changed whole by one handler at a time."""
+    """Run the stand-in on a free loopback port in a background thread with its own loop."""
     server = server or StripeStandIn()
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
-    failure: list[BaseException] = []
-    stop = asyncio.Event()
-
-    async def main() -> None:
-        try:
-            async with serve_stripe(server):
-                started.set()
-                await stop.wait()
-        except BaseException as exc:
-            failure.append(exc)
-            started.set()
-            raise
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
-    thread.start()
-    if not started.wait(10):
-        raise RuntimeError("the Stripe stand-in did not start in 10 s")
-    if failure:
-        thread.join(5)
-        loop.close()
-        raise failure[0]
-    try:
+    with in_thread(lambda: serve_stripe(server)):
         yield server
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(10)
-        loop.close()

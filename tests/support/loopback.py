@@ -1,0 +1,50 @@
+"""A loopback stand-in server run in a background thread with its own event loop.
+
+The stand-ins (OpenAI, Stripe, ComfyUI, Forge) each have an async ``serve_*`` context
+manager for tests that share their event loop; ``in_thread`` runs one for synchronous tests,
+benchmarks and a live app server in another thread. The stand-in's request log and knobs are
+read and changed from the test's thread; each is a plain list, dict or value, changed whole
+by one handler at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractAsyncContextManager, contextmanager
+from typing import Any
+
+
+@contextmanager
+def in_thread(serve: Callable[[], AbstractAsyncContextManager[Any]]) -> Iterator[None]:
+    """Enter ``serve()`` in a new thread and loop; leave it when the block ends."""
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    failure: list[BaseException] = []
+    stop = asyncio.Event()
+
+    async def main() -> None:
+        try:
+            async with serve():
+                started.set()
+                await stop.wait()
+        except BaseException as exc:
+            failure.append(exc)
+            started.set()
+            raise
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
+    thread.start()
+    if not started.wait(10):
+        raise RuntimeError("the stand-in did not start in 10 s")
+    if failure:
+        thread.join(5)
+        loop.close()
+        raise failure[0]
+    try:
+        yield
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(10)
+        loop.close()
