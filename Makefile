@@ -8,7 +8,7 @@ UV := $(VENV)/bin/uv
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha1sum | cut -c1-12)
 APT_RUN := build-essential cmake
-APT_TEST := chromium fonts-dejavu-core
+APT_TEST := chromium fonts-dejavu-core espeak-ng
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export AFTERDARK_DATA_DIR ?= $(CURDIR)/data
 export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc)

@@ -29,6 +29,7 @@ from pydantic_settings import (
 
 from afterdark.credits.payments.settings import PaymentsSettings
 from afterdark.images.settings import ImagesSettings
+from afterdark.voice.settings import VoiceSettings
 
 
 class ConfigError(Exception):
@@ -271,6 +272,18 @@ class SparksSettings(_Section):
         le=100_000,
         description="Sparks a picture costs (its identity re-rolls included).",
     )
+    speech_sparks_per_1000_chars: int = Field(
+        default=2,
+        ge=1,
+        le=100_000,
+        description="Sparks for speaking 1,000 characters of a message aloud (at least 1).",
+    )
+    transcription_sparks_per_minute: int = Field(
+        default=1,
+        ge=0,
+        le=100_000,
+        description="Sparks per started minute of speech turned into text (0: free).",
+    )
     reservation_minutes: int = Field(
         default=30,
         ge=1,
@@ -323,6 +336,7 @@ class Settings(BaseSettings):
     sparks: SparksSettings = Field(default_factory=SparksSettings)
     payments: PaymentsSettings = Field(default_factory=PaymentsSettings)
     images: ImagesSettings = Field(default_factory=ImagesSettings)
+    voice: VoiceSettings = Field(default_factory=VoiceSettings)
 
     @classmethod
     def settings_customise_sources(

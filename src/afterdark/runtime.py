@@ -37,6 +37,8 @@ from afterdark.safety.ratelimit import MemoryRateLimiter, RateLimiter
 from afterdark.store.engine import Database
 from afterdark.store.files import FileStore
 from afterdark.store.migrate import upgrade
+from afterdark.voice.base import SpeechBackend, TranscriptionBackend
+from afterdark.voice.service import Voices
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,7 @@ class Runtime:
     jobs: JobRunner
     sparks: Sparks
     pictures: Pictures
+    voices: Voices
     limiter: RateLimiter = field(default_factory=MemoryRateLimiter)
     background: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -65,6 +68,7 @@ class Runtime:
         await asyncio.gather(*self.background, return_exceptions=True)
         await self.generations.aclose()
         await self.pictures.aclose()
+        await self.voices.aclose()
         await self.jobs.aclose()
         await self.backend.aclose()
         await self.database.dispose()
@@ -90,6 +94,8 @@ async def open_runtime(
     *,
     backend: LLMBackend | None = None,
     image_backend: ImageBackend | None = None,
+    speech: SpeechBackend | None = None,
+    transcription: TranscriptionBackend | None = None,
     recover: bool = True,
 ) -> Runtime:
     """Everything an instance needs; ``recover`` marks replies a crash left mid-stream."""
@@ -147,6 +153,7 @@ async def open_runtime(
         jobs,
         sparks,
         pictures,
+        Voices(settings, database, files, sparks, speech=speech, transcription=transcription),
     )
     if recover and sparks.enabled:
         runtime.background.append(asyncio.create_task(release_stale_holds(sparks)))

@@ -111,7 +111,8 @@ async def test_the_price_list_is_public_and_in_plain_figures(client: httpx.Async
     response = await client.get("/api/v1/pricing")
     assert response.status_code == 200, response.text
     prices = response.json()
-    line, picture = prices["lines"]
+    line, picture, speech, transcription = prices["lines"]
+    assert (speech["action"], transcription["action"]) == ("voice.speech", "voice.transcription")
     assert (line["action"], line["sparks"]) == (
         "chat.reply",
         "1 Spark per 10 tokens written (at least 1)",

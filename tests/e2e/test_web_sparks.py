@@ -79,8 +79,11 @@ def test_the_price_list_reads_without_logging_in(page: Any) -> None:
     logged: list[str] = []
     page.on("console", lambda msg: logged.append(msg.text) if msg.type == "error" else None)
     page.goto("/pricing")
-    row = page.get_by_test_id("price-row")
-    expect(row).to_have_count(1)
+    # Replies, pictures, speech and transcription, each in plain figures.
+    expect(page.get_by_test_id("price-row")).to_have_count(4)
+    picture = page.locator('[data-testid="price-row"][data-action="image.picture"]')
+    expect(picture).to_contain_text("20 Sparks a picture")
+    row = page.locator('[data-testid="price-row"][data-action="chat.reply"]')
     expect(row).to_contain_text("A chat reply")
     expect(row).to_contain_text("1 Spark per 100 tokens written (at least 1)")
     expect(row).to_contain_text("a 250-token reply (about 190 words) costs 3 Sparks")
@@ -175,7 +178,9 @@ def test_a_send_without_sparks_says_why_and_links_the_prices(
     assert [m["role"] for m in kept] == ["assistant"]  # the greeting only: nothing was sent
     link.click()
     expect(page).to_have_url(re.compile(r"/pricing$"))
-    expect(page.get_by_test_id("price-row")).to_contain_text("1 Spark per 100 tokens")
+    expect(page.locator('[data-testid="price-row"][data-action="chat.reply"]')).to_contain_text(
+        "1 Spark per 100 tokens"
+    )
     page.goto("/sparks")
     taken = page.get_by_test_id("history-row").first
     expect(taken).to_contain_text("Sparks taken back by an admin")
@@ -193,7 +198,7 @@ def test_the_sparks_pages_fit_a_phone(phone_page: Any) -> None:
     expect(page.get_by_test_id("history-row")).to_have_count(1)
     assert_fits_phone(page, "#main button, #main a, .topnav a")
     page.goto("/pricing")
-    expect(page.get_by_test_id("price-row")).to_have_count(2)
+    expect(page.get_by_test_id("price-row")).to_have_count(4)
     assert_fits_phone(page, "#main button, #main a, .topnav a")
 
 

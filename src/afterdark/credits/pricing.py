@@ -13,10 +13,25 @@ from afterdark.config import SparksSettings
 
 REPLY = "chat.reply"
 PICTURE = "image.picture"
+SPEECH = "voice.speech"
+TRANSCRIPTION = "voice.transcription"
 ACTIONS = {
     REPLY: "A chat reply, a regeneration, a continuation or an impersonation",
     PICTURE: "A picture of a character (re-rolls to keep the face are included)",
+    SPEECH: "A message read aloud in the character's voice (played again for free)",
+    TRANSCRIPTION: "Your speech turned into text (push-to-talk)",
 }
+
+
+def speech_cost(settings: SparksSettings, characters: int) -> int:
+    """Sparks for speaking ``characters`` characters: per started 1,000, at least 1."""
+    return max(1, -(-max(characters, 0) // 1000) * settings.speech_sparks_per_1000_chars)
+
+
+def transcription_cost(settings: SparksSettings, seconds: float) -> int:
+    """Sparks for transcribing ``seconds`` of speech: per started minute."""
+    minutes = max(1, -(-int(max(seconds, 0.0) * 1000) // 60_000))
+    return minutes * settings.transcription_sparks_per_minute
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,5 +102,19 @@ def price_list(settings: SparksSettings) -> list[PriceLine]:
             "cancelled or is withheld",
             example=f"one picture costs {settings.picture_sparks} Sparks "
             f"({money(settings, settings.picture_sparks)})",
+        ),
+        PriceLine(
+            action=SPEECH,
+            what=ACTIONS[SPEECH],
+            sparks=f"{settings.speech_sparks_per_1000_chars} Sparks per 1,000 characters "
+            "spoken (at least 1)",
+            example=f"a 400-character reply read aloud costs {speech_cost(settings, 400)} "
+            f"Sparks ({money(settings, speech_cost(settings, 400))})",
+        ),
+        PriceLine(
+            action=TRANSCRIPTION,
+            what=ACTIONS[TRANSCRIPTION],
+            sparks=f"{settings.transcription_sparks_per_minute} Sparks per started minute",
+            example=f"a 20-second message costs {transcription_cost(settings, 20)} Sparks",
         ),
     ]

@@ -128,12 +128,15 @@ class Sparks:
         return await ledger.balances(conn, user_id)
 
     async def check_reply(self, user_id: int, max_tokens: int) -> None:
-        """Refuse (402) a reply the user cannot pay for, before anything is sent to the model.
+        """Refuse (402) a reply the user cannot pay for, before anything is sent to the model."""
+        await self.check(user_id, pricing.reply_estimate(self.settings, max_tokens))
 
-        A read without locks: the hold that follows is the real check; this one only
-        spares the model a request that would be refused anyway.
+    async def check(self, user_id: int, amount: int) -> None:
+        """Refuse (402) what the user cannot pay ``amount`` for, before any work is done.
+
+        A read without locks: the hold or spend that follows is the real check; this one
+        only spares a backend work that would be refused anyway.
         """
-        amount = pricing.reply_estimate(self.settings, max_tokens)
         available = ledger.accounts.c.credits_posted - ledger.accounts.c.debits_posted
         available = available - ledger.accounts.c.debits_pending
         async with self.database.engine.connect() as conn:

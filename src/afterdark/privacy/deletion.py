@@ -2,10 +2,10 @@
 
 The user's row goes and the database's ON DELETE CASCADE takes everything hanging from it
 (characters, versions, conversations, messages, pictures, keys, sessions, tokens,
-settings). Their files (card images, pictures, reference faces) leave the data folder once
-the transaction commits. On SQLite, ``secure_delete`` (set on every connection) zeroes the
-freed content and a truncating WAL checkpoint removes the old page images from the
-write-ahead log, so nothing is left to recover from the files.
+settings). Their files (card images, pictures, reference faces, spoken messages) leave the
+data folder once the transaction commits. On SQLite, ``secure_delete`` (set on every
+connection) zeroes the freed content and a truncating WAL checkpoint removes the old page
+images from the write-ahead log, so nothing is left to recover from the files.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from afterdark.memory import blind, vectors
 from afterdark.privacy.keyring import Keyring
 from afterdark.store.engine import KEYRING, Database
 from afterdark.store.files import FileStore
+from afterdark.voice.models import SpeechClip
 
 
 async def delete_account(session: AsyncSession, files: FileStore, user: User) -> None:
@@ -40,6 +41,9 @@ async def delete_account(session: AsyncSession, files: FileStore, user: User) ->
         await session.scalars(
             select(ReferenceFace.file_key).where(ReferenceFace.user_id == user.id)
         )
+    )
+    keys += list(
+        await session.scalars(select(SpeechClip.file_key).where(SpeechClip.user_id == user.id))
     )
     keyring: Keyring | None = session.sync_session.info.get(KEYRING)
     if keyring is not None:

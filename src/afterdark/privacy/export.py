@@ -42,6 +42,7 @@ from afterdark.safety import wellbeing
 from afterdark.safety.models import LikenessAttestation
 from afterdark.safety.schemas import WellbeingPublic
 from afterdark.store.files import FileStore
+from afterdark.voice.portable import export_voice
 
 FORMAT = "afterdark-export"
 FORMAT_VERSION = 1
@@ -59,6 +60,7 @@ async def export_user(session: AsyncSession, files: FileStore, user: User) -> by
         characters = await _characters(session, files, user, archive)
         conversations = await _conversations(session, user, archive)
         pictures = await export_pictures(session, files, user, archive)
+        voice = await export_voice(session, files, user, archive)
         persona = await accounts_service.get_persona(session, user)
         settings = WellbeingPublic.model_validate(await wellbeing.get_settings(session, user))
         manifest = {
@@ -82,7 +84,7 @@ async def export_user(session: AsyncSession, files: FileStore, user: User) -> by
             "memories": await export_memories(session, user),
             "sparks": await _sparks(session, user),
             "pictures": pictures,
-            "not_included": "audio: not part of this version",
+            "voice": voice,
         }
         archive.writestr(MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2))
     return out.getvalue()

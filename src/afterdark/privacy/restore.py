@@ -34,6 +34,7 @@ from afterdark.privacy.export import FORMAT, FORMAT_VERSION, MANIFEST
 from afterdark.safety import wellbeing
 from afterdark.safety.schemas import WellbeingPublic
 from afterdark.store.files import FileStore
+from afterdark.voice.portable import restore_voice
 
 LIMITS = replace(DEFAULT_LIMITS, max_file_bytes=1024 * 2**20, max_zip_total_bytes=4096 * 2**20)
 
@@ -82,6 +83,15 @@ async def import_user(
         members,
         character_of=character_of,
         conversations=seen.conversations,
+        messages=seen.messages,
+    )
+    await restore_voice(
+        session,
+        files,
+        user,
+        manifest.get("voice"),
+        members,
+        characters=characters,
         messages=seen.messages,
     )
     await restore_memories(

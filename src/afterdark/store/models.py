@@ -15,6 +15,7 @@ from afterdark.safety.models import (
     WellbeingSettings,
 )
 from afterdark.store.base import Base
+from afterdark.voice.models import CharacterVoice, SpeechClip
 
 __all__ = [
     "AgeCheck",
@@ -22,6 +23,7 @@ __all__ = [
     "AuthSession",
     "Base",
     "Character",
+    "CharacterVoice",
     "CharacterAsset",
     "CharacterVersion",
     "Conversation",
@@ -37,6 +39,7 @@ __all__ = [
     "MemorySource",
     "ReplyTrace",
     "SparkAccount",
+    "SpeechClip",
     "SparkTransfer",
     "StripeCustomer",
     "StripeEvent",
