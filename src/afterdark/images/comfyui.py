@@ -26,8 +26,6 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-import os
-import socket
 import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
@@ -49,6 +47,7 @@ from afterdark.images.base import (
 )
 from afterdark.images.settings import ImagesSettings
 from afterdark.images.workflow import Graph, Workflow, WorkflowError, load
+from afterdark.kit.httperrors import os_reason as _os_reason
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -475,9 +474,3 @@ def _int(value: Any) -> int:
 
 def _clip(text: str) -> str:
     return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 1] + "…"
-
-
-def _os_reason(error: OSError) -> str:
-    if isinstance(error, socket.gaierror) or not isinstance(error.errno, int):
-        return error.strerror or str(error)
-    return os.strerror(error.errno)

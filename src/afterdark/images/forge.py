@@ -22,8 +22,6 @@ import base64
 import binascii
 import io
 import logging
-import os
-import socket
 from typing import Any
 
 import aiohttp
@@ -41,6 +39,7 @@ from afterdark.images.base import (
     RenderRequest,
 )
 from afterdark.images.settings import ImagesSettings
+from afterdark.kit.httperrors import os_reason as _os_reason
 
 log = logging.getLogger(__name__)
 
@@ -336,12 +335,6 @@ def _error_text(error: object) -> str:
         text = str(error.get("msg") or "")
         return f"{where}: {text}" if where and text else text
     return str(error or "").strip()[:300]
-
-
-def _os_reason(error: OSError) -> str:
-    if isinstance(error, socket.gaierror) or not isinstance(error.errno, int):
-        return error.strerror or str(error)
-    return os.strerror(error.errno)
 
 
 def create(settings: ImagesSettings) -> ImageBackend:

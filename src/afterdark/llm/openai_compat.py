@@ -10,8 +10,6 @@ decides how many thousand streams one process can carry.
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -19,6 +17,8 @@ import aiohttp
 import orjson
 
 from afterdark.config import LLMSettings
+from afterdark.kit.httperrors import error_text as _error_text
+from afterdark.kit.httperrors import os_reason as _os_reason
 from afterdark.llm.base import (
     Chunk,
     GenerationRequest,
@@ -366,20 +366,6 @@ async def _status_error(response: aiohttp.ClientResponse) -> LLMResponseError:
         f"The language model server answered {response.status}: {message}",
         status=response.status,
     )
-
-
-def _error_text(error: object) -> str:
-    if isinstance(error, dict):
-        error = error.get("message") or error.get("msg") or ""
-    if isinstance(error, list):  # FastAPI validation errors
-        error = "; ".join(_error_text(item) for item in error)
-    return str(error or "").strip()[:300]
-
-
-def _os_reason(error: OSError) -> str:
-    if isinstance(error, socket.gaierror) or not isinstance(error.errno, int):
-        return error.strerror or str(error)
-    return os.strerror(error.errno)
 
 
 def create(settings: LLMSettings) -> LLMBackend:
