@@ -342,8 +342,8 @@ def test_studio_build_edit_restore_and_chat(page: Any, standin: Any) -> None:
     expect(page).to_have_url(re.compile(r"/studio/new$"))
     expect(page.get_by_test_id("studio-face-link")).to_be_hidden()
     expect(page.get_by_test_id("studio-face-new")).to_have_text("Save the character first.")
-    expect(page.get_by_test_id("slot-voice").locator("select")).to_be_disabled()
-    expect(page.get_by_test_id("slot-voice")).to_contain_text("can’t be set yet")
+    expect(page.get_by_test_id("studio-voice")).to_be_hidden()
+    expect(page.get_by_test_id("studio-voice-new")).to_have_text("Save the character first.")
 
     # An age under 18 is refused next to the field; nothing is saved.
     page.get_by_test_id("studio-name").fill("Tobias Wren")

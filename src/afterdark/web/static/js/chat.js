@@ -3,6 +3,7 @@
 import { API, del, get, getUsage, patch, post, requireUser, url } from "./api.js";
 import { askPicture, pictureCommand, placePictures, startChatPictures } from "./chatpictures.js";
 import { openChatWorlds } from "./chatworlds.js";
+import { chatVoice } from "./chatvoice.js";
 import {
   confirmAction, fillAvatar, fillNames, formError, h, pageObjectId, renderRichText, showError, toast,
 } from "./ui.js";
@@ -29,6 +30,11 @@ const state = {
   presets: null,
   failures: new Map(), // generation id -> times its stream could not be opened
 };
+
+const voice = chatVoice({
+  list, input, mic: document.getElementById("push-to-talk"),
+  announce: (text) => announce(text), outOfSparks: (err) => outOfSparks(err), onReady: () => renderMessages(),
+});
 
 const STATUS_LABEL = { stopped: "Stopped", interrupted: "Interrupted", error: "Failed" };
 
@@ -218,7 +224,7 @@ function messageEl(m, index, msgs) {
   const swipes = swipeBar(m, isLastReply);
   const bar = h("div", { class: swipes ? "msg-bar" : "msg-bar no-swipes" });
   if (swipes) bar.append(swipes);
-  const actions = h("div", { class: "msg-actions", "data-testid": "message-actions" });
+  const actions = h("div", { class: "msg-actions", "data-testid": "message-actions" }, voice.speakButton(m));
   if (isLast && !isUser) {
     actions.append(iconButton("continue", "Continue this reply", "continue", () => continueReply(m), off));
   }
@@ -783,4 +789,5 @@ window.addEventListener("pagehide", () => {
   }
   if (window.matchMedia("(hover: hover)").matches) input.focus();
   checkUsage();
+  voice.start();
 })();

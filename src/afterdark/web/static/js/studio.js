@@ -6,6 +6,7 @@ import { autoGrow, greetingList, tagEditor } from "./studio-lists.js";
 import { lorebookEditor } from "./studio-lorebook.js";
 import { lorebookFiles } from "./studio-lorefile.js";
 import { promptPreview } from "./studio-preview.js";
+import { voiceSlot } from "./studio-voice.js";
 import { busy, confirmAction, fillAvatar, pageObjectId, showError, toast } from "./ui.js";
 
 const MIN_AGE = 18;
@@ -451,6 +452,7 @@ $("studio-duplicate").addEventListener("click", async (e) => {
     if (id) {
       load(await get(`/characters/${id}`));
       refreshHistory().catch(showError);
+      voiceSlot(id, character.is_own).catch(showError);
     } else {
       fieldset.disabled = false;
       saved = draft();
