@@ -25,7 +25,7 @@ $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	@$(PY) -m pip install -q --disable-pip-version-check "uv==$(UV_VERSION)"
 	@echo "Installing dependencies (the first run compiles llama.cpp: about 5 minutes)..."
-	@$(PY) -m pip install -q --disable-pip-version-check "torch==2.13.0"
+	@$(PY) -m pip install -q --disable-pip-version-check --no-deps "torch==2.13.0"
 	@$(UV) pip install -q --compile-bytecode --no-deps --python $(PY) -r requirements.lock
 	@$(UV) pip install -q --python $(PY) --no-deps -e .
 	@rm -f $(VENV)/.installed-* && touch $@
