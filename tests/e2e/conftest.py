@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -95,9 +96,9 @@ def server_env(standin: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     return env
 
 
-@pytest.fixture(scope="session")
-def server_url(server_env: dict[str, str]) -> Iterator[str]:
-    env = server_env
+@contextmanager
+def serve_afterdark(env: dict[str, str]) -> Iterator[str]:
+    """``afterdark serve`` in a process of its own with ``env``; its URL once it answers."""
     data_dir = Path(env["AFTERDARK_DATA_DIR"])
     port = _free_port()
     log_path = data_dir / "server.log"
@@ -132,6 +133,12 @@ def server_url(server_env: dict[str, str]) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="session")
+def server_url(server_env: dict[str, str]) -> Iterator[str]:
+    with serve_afterdark(server_env) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

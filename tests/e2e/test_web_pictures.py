@@ -10,18 +10,15 @@ images a test scripts.
 from __future__ import annotations
 
 import re
-import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from e2e_helpers import api, assert_fits_phone, sign_up
 from playwright.sync_api import expect
 
-from conftest import DESKTOP, PHONE, _afterdark_bin, _free_port, _open_page
+from conftest import DESKTOP, PHONE, _open_page, serve_afterdark
 from tests.support.comfyui_standin import ComfyStandIn, run_comfyui_standin
 from tests.support.photos import photos
 
@@ -60,41 +57,8 @@ def pictures_url(
         "AFTERDARK_IMAGES__WIDTH": "256",
         "AFTERDARK_IMAGES__HEIGHT": "384",
     }
-    port = _free_port()
-    log_path = data_dir / "server.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [_afterdark_bin(), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(proc, url, log_path)
+    with serve_afterdark(env) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _wait_until_up(proc: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"afterdark serve exited with {proc.returncode}:\n{log_path.read_text()}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(f"afterdark serve did not answer in 60 s:\n{log_path.read_text()}")
-        time.sleep(0.2)
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ import re
 import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -31,7 +30,7 @@ from e2e_helpers import (
 )
 from playwright.sync_api import expect
 
-from conftest import DESKTOP, PHONE, _afterdark_bin, _free_port, _open_page
+from conftest import DESKTOP, PHONE, _afterdark_bin, _open_page, serve_afterdark
 from tests.support.stripe_standin import (
     API_KEY,
     WEBHOOK_SECRET,
@@ -230,41 +229,8 @@ def paid_server_url(
         "AFTERDARK_PAYMENTS__STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "AFTERDARK_PAYMENTS__API_BASE": stripe_api.base_url,
     }
-    port = _free_port()
-    log_path = data_dir / "server.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [_afterdark_bin(), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(proc, url, log_path)
+    with serve_afterdark(env) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _wait_until_up(proc: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"afterdark serve exited with {proc.returncode}:\n{log_path.read_text()}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(f"afterdark serve did not answer in 60 s:\n{log_path.read_text()}")
-        time.sleep(0.2)
 
 
 @pytest.fixture

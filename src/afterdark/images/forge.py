@@ -39,6 +39,7 @@ from afterdark.images.base import (
     RenderRequest,
 )
 from afterdark.images.settings import ImagesSettings
+from afterdark.kit.httperrors import answer_message
 from afterdark.kit.httperrors import os_reason as _os_reason
 
 log = logging.getLogger(__name__)
@@ -307,23 +308,10 @@ def _png_or_jpeg(picture: bytes) -> bytes:
 
 
 async def _status_error(response: aiohttp.ClientResponse) -> ImageResponseError:
-    try:
-        raw = await response.content.read(_MAX_ERROR_BODY)
-    except aiohttp.ClientError:
-        raw = b""
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        data = None
-    message = ""
-    if isinstance(data, dict):
-        # A1111: {"error": type, "detail", "body", "errors": str(e)}; FastAPI: {"detail"}.
-        for key in ("detail", "errors", "error"):
-            message = _error_text(data.get(key))
-            if message:
-                break
-    if not message:
-        message = raw.decode(errors="replace").strip()[:300] or (response.reason or "no reason")
+    # A1111: {"error": type, "detail", "body", "errors": str(e)}; FastAPI: {"detail"}.
+    message = await answer_message(
+        response, _MAX_ERROR_BODY, ("detail", "errors", "error"), _error_text
+    )
     return ImageResponseError(f"The Forge server answered {response.status}: {message}")
 
 

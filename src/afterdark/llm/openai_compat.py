@@ -17,6 +17,7 @@ import aiohttp
 import orjson
 
 from afterdark.config import LLMSettings
+from afterdark.kit.httperrors import answer_message
 from afterdark.kit.httperrors import error_text as _error_text
 from afterdark.kit.httperrors import os_reason as _os_reason
 from afterdark.llm.base import (
@@ -348,20 +349,8 @@ class _Reply:
 
 
 async def _status_error(response: aiohttp.ClientResponse) -> LLMResponseError:
-    try:
-        raw = await response.content.read(_MAX_ERROR_BODY)
-    except aiohttp.ClientError:
-        raw = b""
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        data = None
-    message = ""
-    if isinstance(data, dict):
-        # OpenAI: {"error": {"message"}}; some servers: {"error": "..."}; FastAPI: {"detail"}.
-        message = _error_text(data.get("error") or data.get("detail") or data.get("message"))
-    if not message:
-        message = raw.decode(errors="replace").strip()[:300] or (response.reason or "no reason")
+    # OpenAI: {"error": {"message"}}; some servers: {"error": "..."}; FastAPI: {"detail"}.
+    message = await answer_message(response, _MAX_ERROR_BODY)
     return LLMResponseError(
         f"The language model server answered {response.status}: {message}",
         status=response.status,

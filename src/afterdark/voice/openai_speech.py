@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from afterdark.kit.httperrors import error_text as _error_text
+from afterdark.kit.httperrors import answer_message
 from afterdark.kit.httperrors import os_reason as _os_reason
 from afterdark.voice.base import (
     Speech,
@@ -170,20 +170,8 @@ def _wav_seconds(audio: bytes) -> float:
 
 
 async def _status_error(response: aiohttp.ClientResponse) -> VoiceResponseError:
-    try:
-        raw = await response.content.read(_MAX_ERROR_BODY)
-    except aiohttp.ClientError:
-        raw = b""
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        data = None
-    message = ""
-    if isinstance(data, dict):
-        # OpenAI: {"error": {"message"}}; Kokoro-FastAPI: {"detail": {"message"}} or a list.
-        message = _error_text(data.get("error") or data.get("detail") or data.get("message"))
-    if not message:
-        message = raw.decode(errors="replace").strip()[:300] or (response.reason or "no reason")
+    # OpenAI: {"error": {"message"}}; some servers: {"error": "..."}; FastAPI: {"detail"}.
+    message = await answer_message(response, _MAX_ERROR_BODY)
     return VoiceResponseError(f"The speech server answered {response.status}: {message}")
 
 

@@ -13,7 +13,7 @@ import asyncio
 import aiohttp
 import orjson
 
-from afterdark.kit.httperrors import error_text as _error_text
+from afterdark.kit.httperrors import answer_message
 from afterdark.kit.httperrors import os_reason as _os_reason
 from afterdark.voice.audio import probe_seconds
 from afterdark.voice.base import (
@@ -137,20 +137,8 @@ class OpenAITranscription:
 
 
 async def _status_error(response: aiohttp.ClientResponse) -> VoiceResponseError:
-    try:
-        raw = await response.content.read(_MAX_ERROR_BODY)
-    except aiohttp.ClientError:
-        raw = b""
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        data = None
-    message = ""
-    if isinstance(data, dict):
-        # OpenAI: {"error": {"message"}}; some servers: {"error": "..."}; FastAPI: {"detail"}.
-        message = _error_text(data.get("error") or data.get("detail") or data.get("message"))
-    if not message:
-        message = raw.decode(errors="replace").strip()[:300] or (response.reason or "no reason")
+    # OpenAI: {"error": {"message"}}; some servers: {"error": "..."}; FastAPI: {"detail"}.
+    message = await answer_message(response, _MAX_ERROR_BODY)
     return VoiceResponseError(f"The transcription server answered {response.status}: {message}")
 
 
