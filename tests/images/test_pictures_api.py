@@ -163,7 +163,8 @@ async def test_a_picture_is_rerolled_until_it_has_the_reference_face(
         assert row is not None
         assert row.file_key
         assert runtime.files.read(row.file_key) != image.content
-        assert [a["seed"] for a in row.attempts[1:]] == [first.seed, second.seed]
+        assert [a["seed"] for a in row.attempts] == [first.seed, second.seed]
+        assert row.negative == first.negative
 
     gallery = (await user_client.get(f"/api/v1/characters/{cid}/pictures")).json()
     assert [p["id"] for p in gallery] == [picture["id"]]

@@ -57,6 +57,7 @@ class Picture(SealedRow, Timestamps, Base):
     error: Mapped[str | None] = mapped_column(String(500))
     request = SealedField(str)
     prompt = SealedField(str)
+    negative = SealedField(str)
     # Every try: {"seed", "distance", "faces", "passed"}.
     attempts = SealedField[list[dict[str, Any]]](list)
 

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from afterdark.accounts.models import User
-from afterdark.characters.models import Character
+from afterdark.characters.refs import export_refs
 from afterdark.errors import InvalidInputError
 from afterdark.images import identity
 from afterdark.images.models import STATUSES, Picture, ReferenceFace
@@ -48,19 +48,6 @@ def _when(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-async def _refs(session: AsyncSession, user: User, ids: set[int]) -> dict[int, dict[str, Any]]:
-    rows = await session.execute(
-        select(Character.id, Character.slug, Character.owner_id).where(Character.id.in_(ids))
-    )
-    refs: dict[int, dict[str, Any]] = {}
-    for character_id, slug, owner_id in rows:
-        if owner_id is None:
-            refs[character_id] = {"slug": slug}
-        elif owner_id == user.id:
-            refs[character_id] = {"id": character_id}
-    return refs
-
-
 async def export_pictures(
     session: AsyncSession, files: FileStore, user: User, archive: zipfile.ZipFile
 ) -> dict[str, Any]:
@@ -73,8 +60,8 @@ async def export_pictures(
     faces = list(
         await session.scalars(select(ReferenceFace).where(ReferenceFace.user_id == user.id))
     )
-    refs = await _refs(
-        session, user, {p.character_id for p in pictures} | {f.character_id for f in faces}
+    refs = await export_refs(
+        session, user.id, {p.character_id for p in pictures} | {f.character_id for f in faces}
     )
     listed = []
     for picture in pictures:
@@ -88,6 +75,7 @@ async def export_pictures(
             "status": picture.status,
             "request": picture.request,
             "prompt": picture.prompt,
+            "negative": picture.negative,
             "error": picture.error,
             "created_at": _when(picture.created_at),
             **{name: getattr(picture, name) for name in _FIGURES},
@@ -149,6 +137,7 @@ async def restore_pictures(
         )
         picture.request = str(entry.get("request") or "")
         picture.prompt = str(entry.get("prompt") or "")
+        picture.negative = str(entry.get("negative") or "")
         if picture.status in ("queued", "rendering"):
             picture.status, picture.error = "failed", "It was still being made when exported."
         file = entry.get("file")

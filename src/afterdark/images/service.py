@@ -24,7 +24,6 @@ import logging
 import secrets
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -175,7 +174,7 @@ class Pictures:
         )
         picture.request = request
         picture.prompt = words.prompt
-        picture.attempts = [{"negative": words.negative}]
+        picture.negative = words.negative
         session.add(picture)
         await session.flush()
         if self.sparks.enabled:
@@ -285,10 +284,9 @@ class Pictures:
                     session, reference.file_key, owner=reference.user_id
                 )
                 encoding = identity.decode_encoding(reference.encoding)
-            negative = str((picture.attempts or [{}])[0].get("negative", ""))
             request = RenderRequest(
                 prompt=picture.prompt,
-                negative=negative,
+                negative=picture.negative,
                 seed=picture.seed,
                 width=picture.width,
                 height=picture.height,
@@ -357,7 +355,7 @@ class Pictures:
                 picture.identity_passed = best.passed
             first = result.first
             picture.first_distance = first.distance if first is not None else None
-            picture.attempts = [picture.attempts[0], *[a.as_json() for a in result.attempts]]
+            picture.attempts = [a.as_json() for a in result.attempts]
             if verdict.explicit and not await content.adult_allowed(session, user):
                 await self._finish(
                     session,
@@ -461,14 +459,3 @@ async def reference_of(
         )
     )
     return found
-
-
-def describe(picture: Picture) -> dict[str, Any]:
-    """The identity figures in plain words for the gallery."""
-    if picture.identity_passed is None:
-        return {"identity": "no reference face set"}
-    return {
-        "identity": "same face" if picture.identity_passed else "face differs",
-        "distance": picture.distance,
-        "tries": picture.tries,
-    }
