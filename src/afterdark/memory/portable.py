@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from afterdark.accounts.models import User
 from afterdark.characters.models import Character
+from afterdark.characters.refs import resolve_ref
 from afterdark.errors import InvalidInputError
 from afterdark.memory import index
 from afterdark.memory.context import MemoryContext
@@ -137,14 +138,7 @@ async def _character(
 ) -> int | None:
     if reference is None:
         return None
-    if isinstance(reference, dict) and "slug" in reference:
-        found = await session.scalar(
-            select(Character.id).where(Character.slug == reference["slug"])
-        )
-    elif isinstance(reference, dict) and "id" in reference:
-        found = characters.get(int(reference["id"]))
-    else:
-        found = None
+    found = await resolve_ref(session, reference, characters)
     if found is None:
         raise InvalidInputError("A memory in the export is about a character this instance lacks.")
     return int(found)

@@ -29,6 +29,7 @@ from afterdark.accounts import service as accounts_service
 from afterdark.accounts.models import User
 from afterdark.characters import exporter, versions
 from afterdark.characters.models import Character, CharacterVersion
+from afterdark.characters.refs import export_refs
 from afterdark.chat.models import Conversation, Message
 from afterdark.credits import ledger
 from afterdark.credits import service as credits_service
@@ -144,15 +145,7 @@ async def _world_books(session: AsyncSession, user: User) -> list[dict[str, Any]
     books = await worldbooks.list_books(session, user)
     links = await worldbooks.links_of(session, [b.id for b in books])
     linked = {c for characters, _ in links.values() for c in characters}
-    rows = await session.execute(
-        select(Character.id, Character.slug, Character.owner_id).where(Character.id.in_(linked))
-    )
-    refs: dict[int, dict[str, Any]] = {}
-    for character_id, slug, owner_id in rows:
-        if owner_id is None:
-            refs[character_id] = {"slug": slug}
-        elif owner_id == user.id:
-            refs[character_id] = {"id": character_id}
+    refs = await export_refs(session, user.id, linked)
     return [
         {
             "name": b.name,

@@ -21,7 +21,8 @@ from afterdark.characters import importer
 from afterdark.characters.books import check_book
 from afterdark.characters.cards import DEFAULT_LIMITS, CardError
 from afterdark.characters.cards.ziparchive import read_zip
-from afterdark.characters.models import Character, CharacterVersion
+from afterdark.characters.models import CharacterVersion
+from afterdark.characters.refs import resolve_ref
 from afterdark.chat.models import Conversation, Message
 from afterdark.errors import ConflictError, InvalidInputError
 from afterdark.images.portable import restore_pictures
@@ -73,7 +74,7 @@ async def import_user(
     await _world_books(session, user, manifest, characters, seen.conversations)
 
     async def character_of(reference: Any) -> int | None:
-        return await _character_ref(session, reference, characters)
+        return await resolve_ref(session, reference, characters)
 
     await restore_pictures(
         session,
@@ -164,7 +165,7 @@ async def _world_books(
         await session.flush()
         targets: dict[tuple[str, int], None] = {}  # in the export's order, once each
         for reference in world.get("characters") or []:
-            character_id = await _character_ref(session, reference, characters)
+            character_id = await resolve_ref(session, reference, characters)
             if character_id is not None:
                 targets["character_id", character_id] = None
         for old in world.get("conversations") or []:
@@ -172,21 +173,6 @@ async def _world_books(
                 targets["conversation_id", conversations[old]] = None
         for column, target_id in targets:
             session.add(WorldBookLink(book_id=row.id, **{column: target_id}))
-
-
-async def _character_ref(
-    session: AsyncSession, reference: Any, characters: dict[int, int]
-) -> int | None:
-    """A character named in the export (a built-in by slug, an own one by its old id)."""
-    if not isinstance(reference, dict):
-        raise InvalidInputError("A character reference in the export is not an object.")
-    if "slug" in reference:
-        found: int | None = await session.scalar(
-            select(Character.id).where(Character.slug == str(reference["slug"]))
-        )
-        return found
-    old = reference.get("id")
-    return characters.get(old) if isinstance(old, int) else None
 
 
 async def _characters(
@@ -240,7 +226,7 @@ async def _conversation(
     characters: dict[int, int],
     seen: Renumbered,
 ) -> None:
-    character_id = await _character_ref(session, body.get("character"), characters)
+    character_id = await resolve_ref(session, body.get("character"), characters)
     if character_id is None:
         raise InvalidInputError(
             f"Conversation {body.get('title')!r} is with a character this instance lacks."
