@@ -19,7 +19,7 @@ from afterdark.errors import InvalidInputError
 from afterdark.images import identity
 from afterdark.images.settings import ImagesSettings
 from afterdark.safety import faces
-from tests.support.photos import photos
+from tests.support.photos import photo, photos, side_by_side
 
 THRESHOLD = ImagesSettings().identity_threshold
 
@@ -32,24 +32,6 @@ def photo_dir() -> Path:
 @pytest.fixture(scope="module")
 def reference(photo_dir: Path) -> Any:
     return identity.reference_encoding(photo(photo_dir, "obama.jpg"))
-
-
-def photo(folder: Path, name: str) -> bytes:
-    return (folder / name).read_bytes()
-
-
-def side_by_side(*pictures: bytes) -> bytes:
-    images = [Image.open(io.BytesIO(p)).convert("RGB") for p in pictures]
-    height = min(i.height for i in images)
-    images = [i.resize((i.width * height // i.height, height)) for i in images]
-    canvas = Image.new("RGB", (sum(i.width for i in images), height), "white")
-    x = 0
-    for image in images:
-        canvas.paste(image, (x, 0))
-        x += image.width
-    out = io.BytesIO()
-    canvas.save(out, "JPEG", quality=92)
-    return out.getvalue()
 
 
 def no_face() -> bytes:

@@ -21,7 +21,7 @@ from afterdark.safety import faces
 from afterdark.safety.likeness import LikenessGuard
 from afterdark.safety.models import LikenessAttestation
 from tests.conftest import make_settings, signup
-from tests.support.photos import photos
+from tests.support.photos import photo, photos, side_by_side
 
 THRESHOLD = LikenessSettings().threshold
 
@@ -29,24 +29,6 @@ THRESHOLD = LikenessSettings().threshold
 @pytest.fixture(scope="module")
 def photo_dir() -> Path:
     return photos()
-
-
-def photo(folder: Path, name: str) -> bytes:
-    return (folder / name).read_bytes()
-
-
-def side_by_side(*pictures: bytes) -> bytes:
-    images = [Image.open(io.BytesIO(p)).convert("RGB") for p in pictures]
-    height = min(i.height for i in images)
-    images = [i.resize((i.width * height // i.height, height)) for i in images]
-    canvas = Image.new("RGB", (sum(i.width for i in images), height), "white")
-    x = 0
-    for image in images:
-        canvas.paste(image, (x, 0))
-        x += image.width
-    out = io.BytesIO()
-    canvas.save(out, "JPEG", quality=92)
-    return out.getvalue()
 
 
 def as_png(jpeg: bytes) -> bytes:

@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import contextlib
 import io
-import socket
 import struct
 import time
 import uuid
@@ -32,7 +31,7 @@ import orjson
 from aiohttp import web
 from PIL import Image
 
-from tests.support.loopback import in_thread
+from tests.support.loopback import in_thread, start_app
 
 SAMPLERS = frozenset({"KSampler", "KSamplerAdvanced", "SamplerCustom", "SamplerCustomAdvanced"})
 OUTPUTS = frozenset({"SaveImage", "PreviewImage"})
@@ -464,13 +463,8 @@ def _now() -> int:
 
 
 async def _serve(server: ComfyStandIn, host: str = "127.0.0.1", port: int = 0) -> web.AppRunner:
-    runner = web.AppRunner(server.app(), access_log=None, shutdown_timeout=0.2)
-    await runner.setup()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    await web.SockSite(runner, sock).start()
-    server.base_url = f"http://{host}:{sock.getsockname()[1]}"
+    runner, bound = await start_app(server.app(), host, port)
+    server.base_url = f"http://{host}:{bound}"
     return runner
 
 

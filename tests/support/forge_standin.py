@@ -26,7 +26,7 @@ import orjson
 from aiohttp import web
 from PIL import Image
 
-from tests.support.loopback import in_thread
+from tests.support.loopback import in_thread, start_app
 
 # Field -> accepted JSON types, checked the way A1111's pydantic request model would.
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {
@@ -214,11 +214,7 @@ def _validation_error(loc: list[str], msg: str, kind: str) -> web.Response:
 
 
 async def _start(server: ForgeStandIn) -> web.AppRunner:
-    runner = web.AppRunner(server.app(), access_log=None, shutdown_timeout=0.2)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
+    runner, port = await start_app(server.app())
     server.base_url = f"http://127.0.0.1:{port}"
     return runner
 

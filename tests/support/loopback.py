@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractAsyncContextManager, contextmanager
 from typing import Any
 
+from aiohttp import web
+
 
 @contextmanager
 def in_thread(serve: Callable[[], AbstractAsyncContextManager[Any]]) -> Iterator[None]:
@@ -48,3 +50,14 @@ def in_thread(serve: Callable[[], AbstractAsyncContextManager[Any]]) -> Iterator
         loop.call_soon_threadsafe(stop.set)
         thread.join(10)
         loop.close()
+
+
+async def start_app(
+    app: web.Application, host: str = "127.0.0.1", port: int = 0
+) -> tuple[web.AppRunner, int]:
+    """Serve ``app`` on ``host``:``port`` (0: a free one) in the running loop; the runner to
+    clean up, and the port it listens on."""
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
+    await runner.setup()
+    await web.TCPSite(runner, host, port, reuse_address=True).start()
+    return runner, int(runner.addresses[0][1])

