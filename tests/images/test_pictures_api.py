@@ -266,6 +266,12 @@ async def test_bad_references_are_refused_with_a_reason(user_client: httpx.Async
     assert not_image.status_code == 422
     missing = await user_client.put(f"/api/v1/characters/{cid}/reference", json={"picture_id": 999})
     assert missing.status_code == 404
+    huge = await user_client.put(f"/api/v1/characters/{cid}/reference", json={"picture_id": 2**70})
+    assert huge.status_code == 422  # a clear refusal, not a database overflow
+    far = await user_client.post(
+        f"/api/v1/characters/{cid}/pictures", json={"conversation_id": 2**70}
+    )
+    assert far.status_code == 422
     assert (await user_client.delete(f"/api/v1/characters/{cid}/reference")).status_code == 404
 
 

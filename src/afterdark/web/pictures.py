@@ -20,6 +20,7 @@ from afterdark.images import service as images
 from afterdark.images.models import Picture, ReferenceFace
 from afterdark.images.registry import SETUP_HINT
 from afterdark.safety.likeness import Attestation
+from afterdark.store.base import MAX_ID
 from afterdark.web.deps import CurrentUser, Id, RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["pictures"])
@@ -36,7 +37,7 @@ class ImagesStatus(BaseModel):
 
 class PictureRequest(BaseModel):
     request: str = Field(default="", max_length=images.MAX_REQUEST)
-    conversation_id: int | None = Field(default=None, ge=1)
+    conversation_id: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 class PictureProgress(BaseModel):
@@ -82,7 +83,7 @@ class ReferencePublic(BaseModel):
 
 
 class ReferenceFromPicture(BaseModel):
-    picture_id: int = Field(ge=1)
+    picture_id: int = Field(ge=1, le=MAX_ID)
 
 
 def _public(picture: Picture, runtime_underway: dict[int, images.Underway]) -> PicturePublic:
