@@ -11,13 +11,17 @@ and by espeak-ng, then transcribed by the embedded Whisper backend
   transcribed, both voices, after one warm-up recording has loaded the model.
 * WER: word errors over reference words (``afterdark.voice.wer``), per voice.
 
-Figures are printed, never asserted. The call round trip (speech in, reply, speech out)
-joins this benchmark when the live call is built.
+* Call round trip (``benchmarks/voice_call.py``): questions said into a live call over the
+  real socket, the chat model a loopback stand-in answering at once; per stage, the time
+  from the end of the user's speech, and ``without_llm`` (the target: at most 800 ms).
+
+Figures are printed, never asserted.
 
     .venv/bin/python benchmarks/voice.py
-    .venv/bin/python benchmarks/voice.py --sentences 10 --show-errors
+    .venv/bin/python benchmarks/voice.py --sentences 10 --show-errors --calls 5
 
-The last line is ``tts_rtf=<x> stt_rtf=<y> wer_piper=<z> wer_espeak=<w>``.
+The last line is ``tts_rtf=<x> stt_rtf=<y> wer_piper=<z> wer_espeak=<w>
+call_p50_ms=<a> call_p95_ms=<b>`` (the call figures are without the LLM's own time).
 """
 
 from __future__ import annotations
@@ -184,6 +188,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=6, help="picks the sentences")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for Piper/Whisper")
     parser.add_argument("--show-errors", action="store_true", help="print misheard sentences")
+    parser.add_argument(
+        "--calls", type=int, default=12, help="call turns to time (0: skip the call)"
+    )
     return parser.parse_args(argv)
 
 
@@ -202,10 +209,23 @@ async def main(argv: Sequence[str] | None = None) -> None:
     report(voices, args.show_errors)
     stt_seconds = sum(c.stt_seconds for v in voices for c in v.clips)
     stt_rtf = stt_seconds / sum(v.audio_seconds() for v in voices)
-    print(
+    line = (
         f"tts_rtf={voices[0].tts_rtf():.3f} stt_rtf={stt_rtf:.3f} "
         f"wer_piper={voices[0].wer():.3f} wer_espeak={voices[1].wer():.3f}"
     )
+    if args.calls > 0:
+        from voice_call import STAGES, call_round_trip  # type: ignore[import-not-found]
+
+        questions = make_sentences(args.calls + 1, args.seed + 1)
+        summary = await asyncio.to_thread(call_round_trip, questions, args.threads)
+        print(f"call round trip over {summary['turns']} turns, ms from the end of speech:")
+        for stage in STAGES:
+            if stage in summary:
+                p50, p95 = summary[stage]
+                print(f"  {stage:<14} p50 {p50:7.0f}  p95 {p95:7.0f}")
+        p50, p95 = summary.get("without_llm", (float("nan"), float("nan")))
+        line += f" call_p50_ms={p50:.0f} call_p95_ms={p95:.0f}"
+    print(line)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from afterdark.web import (
     admin,
     age,
     auth,
+    call,
     characters,
     chat,
     content,
@@ -76,7 +77,7 @@ def create_app(
     )
     register_error_handlers(app)
     routers = (health, auth, characters, worldbooks, chat, wellbeing, privacy, age, content, admin)
-    for module in (*routers, memory, sparks, payments, pictures, voice, pages):
+    for module in (*routers, memory, sparks, payments, pictures, voice, call, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     # A message may be up to max_message_chars of 4-byte characters, plus JSON overhead.

@@ -134,3 +134,31 @@ def _too_long(max_seconds: float) -> VoiceResponseError:
 def _reason(exc: av.FFmpegError) -> str:
     reason = getattr(exc, "strerror", None) or str(exc)
     return reason.rstrip(".").lower() if reason else "not a sound format"
+
+
+class PcmStream:
+    """Raw 16-bit little-endian mono PCM at any rate in, 16 kHz float32 out, chunk by chunk
+    (a live call's microphone); FFmpeg's resampler keeps its filter state across chunks."""
+
+    def __init__(self, rate: int) -> None:
+        self.rate = rate
+        self._resampler = (
+            av.AudioResampler(format="flt", layout="mono", rate=RATE) if rate != RATE else None
+        )
+        self._odd = b""  # a byte left over from a chunk that split a sample
+
+    def feed(self, data: bytes) -> npt.NDArray[np.float32]:
+        data = self._odd + data
+        whole = len(data) // 2 * 2
+        self._odd = data[whole:]
+        pcm = np.frombuffer(data[:whole], dtype="<i2")
+        if not pcm.size:
+            return np.zeros(0, dtype=np.float32)
+        if self._resampler is None:
+            return (pcm.astype(np.float32) / 32768.0).astype(np.float32)
+        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = self.rate
+        parts: list[npt.NDArray[np.float32]] = []
+        for out in self._resampler.resample(frame):
+            _keep(parts, out)
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)

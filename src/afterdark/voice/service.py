@@ -114,7 +114,7 @@ class Voices:
     def voices(self) -> list[VoiceInfo]:
         return self.speech.voices() if self.speech is not None else []
 
-    def _speech(self) -> SpeechBackend:
+    def speech_backend(self) -> SpeechBackend:
         if self.speech is None:
             raise VoiceOffError(
                 "Speech is off on this instance: an admin sets AFTERDARK_VOICE__TTS_BACKEND "
@@ -122,7 +122,7 @@ class Voices:
             )
         return self.speech
 
-    def _transcription(self) -> TranscriptionBackend:
+    def transcription_backend(self) -> TranscriptionBackend:
         if self.transcription is None:
             raise VoiceOffError(
                 "Speech input is off on this instance: an admin sets "
@@ -130,7 +130,7 @@ class Voices:
             )
         return self.transcription
 
-    async def _allowed(self, user: User) -> None:
+    async def allowed(self, user: User) -> None:
         if self.settings.premium:
             await unlocks.require(self.database, self.payments, user.id, "voice")
 
@@ -182,9 +182,9 @@ class Voices:
 
     async def preview(self, user: User, choice: VoiceChoice, text: str) -> Speech:
         """A short sample of a voice, for the Studio (free, not kept)."""
-        await self._allowed(user)
+        await self.allowed(user)
         text = " ".join(text.split())[:PREVIEW_CHARS] or "Hello. This is how I sound."
-        backend = self._speech()
+        backend = self.speech_backend()
         async with _backend_errors():
             return await backend.speak(
                 SpeechRequest(text, choice.voice, choice.speed, choice.pitch)
@@ -200,8 +200,8 @@ class Voices:
         conversation = await session.get(Conversation, message.conversation_id)
         assert conversation is not None
         character = await characters_service.get_character(session, user, conversation.character_id)
-        backend = self._speech()
-        await self._allowed(user)
+        backend = self.speech_backend()
+        await self.allowed(user)
         text = spoken_text(message.content)
         if not text:
             raise InvalidInputError("There is nothing to read aloud in this message.")
@@ -252,8 +252,8 @@ class Voices:
 
     async def transcribe(self, user: User, audio: bytes, media_type: str) -> Transcript:
         """What the user said (push-to-talk), charged by its length."""
-        backend = self._transcription()
-        await self._allowed(user)
+        backend = self.transcription_backend()
+        await self.allowed(user)
         if not audio:
             raise InvalidInputError("The recording is empty.")
         per_minute = self.sparks.settings.transcription_sparks_per_minute

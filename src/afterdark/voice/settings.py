@@ -72,3 +72,33 @@ class VoiceSettings(_Section):
         default=120, ge=5, le=3600, description="Longest recording one request may transcribe."
     )
     timeout: float = Field(default=60.0, gt=0, description="Seconds a remote backend may take.")
+    call_silence_ms: int = Field(
+        default=480,
+        ge=160,
+        le=3000,
+        description="Live calls: the silence that ends the user's turn (shorter answers "
+        "sooner, but cuts people off mid-thought).",
+    )
+    call_pause_ms: int = Field(
+        default=96,
+        ge=32,
+        le=1000,
+        description="Live calls: the silence after which the words so far are transcribed "
+        "ahead, so the transcript is ready when the turn ends.",
+    )
+    call_start_ms: int = Field(
+        default=160,
+        ge=32,
+        le=2000,
+        description="Live calls: speech needed before it counts as the user talking (and "
+        "interrupts the character).",
+    )
+    call_vad_threshold: float = Field(
+        default=0.5, gt=0.1, lt=1.0, description="Live calls: Silero speech probability for speech."
+    )
+    call_max_turn_seconds: float = Field(
+        default=30.0, ge=3, le=120, description="Live calls: the longest turn heard as one."
+    )
+    call_max_minutes: int = Field(
+        default=60, ge=1, le=1440, description="Live calls: a call ends after this long."
+    )

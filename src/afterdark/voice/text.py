@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import re
 
+CUE_KINDS = ("picture", "photo", "selfie", "image")
+"""The words that open a picture cue, ``[picture: ...]`` (any case)."""
+MARKUP = "*_`#>~"
+"""Markup characters, never read aloud."""
+
 _BOLD = re.compile(r"\*\*([^*\n]+)\*\*")
 _ACTION = re.compile(r"\*[^*\n]+\*")
-_CUE = re.compile(r"\[(?:picture|photo|selfie|image)\s*:[^\]]*\]", re.IGNORECASE)
-_MARKUP = re.compile(r"[*_`#>~]+")
+_CUE = re.compile(rf"\[(?:{'|'.join(CUE_KINDS)})\s*:[^\]]*\]", re.IGNORECASE)
+_MARKUP = re.compile(f"[{re.escape(MARKUP)}]+")
 _SPACE = re.compile(r"\s+")
 
 

@@ -6,6 +6,15 @@ The default model is Whisper tiny.en in CTranslate2 format, shipped in the
 detects the language). int8 with greedy decoding (beam 1) runs about twelve times faster
 than real time on two threads.
 
+Whisper's encoder always reads a 30 s window, however short the recording: on two cores
+that is most of the time a two-second question takes. A recording of up to
+``SHORT_SECONDS`` (a turn in a call, most push-to-talk) is read through a 10 s window
+instead, about four times faster; on the benchmark's 40 sentences per voice the word error
+rate stayed level (Piper's voice 0.009 -> 0.015, espeak-ng's 0.186 -> 0.166), while fitting
+the window to the audio alone (no padding) lost half the words. Such recordings are decoded
+greedily without timestamps; Silero first checks that they hold speech at all, because
+Whisper invents words for silence.
+
 The model loads on the first recording, not at start-up. Recordings decode in parallel
 but transcribe one at a time: CTranslate2 already spreads one job over ``threads``, and
 queued jobs waiting on the event loop hold no worker thread.
@@ -18,6 +27,8 @@ import functools
 import threading
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from afterdark.voice.audio import Decoded, decode
 from afterdark.voice.base import Transcript, TranscriptionBackend, VoiceUnavailableError
@@ -69,7 +80,13 @@ class WhisperTranscription:
             return _words(model, decoded)
 
 
+SHORT_SECONDS = 9.0
+_SHORT_FRAMES = 1000  # mel frames of the short window: 10 s
+
+
 def _words(model: Any, decoded: Decoded) -> tuple[str, str]:
+    if decoded.seconds <= SHORT_SECONDS and not model.model.is_multilingual:
+        return _short(model, decoded), "en"
     segments, info = model.transcribe(
         decoded.samples,
         language=None if model.model.is_multilingual else "en",
@@ -81,6 +98,33 @@ def _words(model: Any, decoded: Decoded) -> tuple[str, str]:
     # Segments are generated lazily: the decoding happens here, in the worker thread.
     text = " ".join(segment.text.strip() for segment in segments).strip()
     return text, str(info.language or "en")
+
+
+def _short(model: Any, decoded: Decoded) -> str:
+    """A short recording through the 10 s window (see the module text)."""
+    import ctranslate2  # type: ignore[import-untyped]
+    from faster_whisper.tokenizer import Tokenizer  # type: ignore[import-untyped]
+    from faster_whisper.transcribe import get_suppressed_tokens  # type: ignore[import-untyped]
+
+    if _vad_shipped():
+        from faster_whisper.vad import get_speech_timestamps  # type: ignore[import-untyped]
+
+        if not get_speech_timestamps(decoded.samples):
+            return ""
+    extractor = model.feature_extractor
+    features = extractor(decoded.samples, padding=extractor.n_samples - len(decoded.samples))
+    window = np.ascontiguousarray(features[None, :, :_SHORT_FRAMES], dtype=np.float32)
+    encoded = model.model.encode(ctranslate2.StorageView.from_array(window))
+    tokenizer = Tokenizer(model.hf_tokenizer, False, task="transcribe", language="en")
+    result = model.model.generate(
+        encoded,
+        [[*tokenizer.sot_sequence, tokenizer.no_timestamps]],
+        beam_size=1,
+        max_length=_SHORT_FRAMES // 4,
+        suppress_blank=True,
+        suppress_tokens=get_suppressed_tokens(tokenizer, (-1,)),
+    )[0]
+    return str(tokenizer.decode(result.sequences_ids[0])).strip()
 
 
 def _load(configured: Path | None, threads: int) -> Any:
