@@ -230,3 +230,36 @@ def test_voice_off_refuses_the_call(tmp_path: Path, standin: Any) -> None:
         http.close()
     assert (error["code"], code) == ("voice_off", 4503)
     assert "AFTERDARK_VOICE__TTS_BACKEND" in error["message"]
+
+
+def test_a_call_is_charged_per_the_price_list(tmp_path: Path, standin: Any) -> None:
+    """Hearing and speaking are counted over the whole call: two short turns cost one
+    started minute heard and one started 1,000 characters spoken, besides the replies."""
+    standin.reply = "Yes. The pier is to your left."
+    settings = make_settings(tmp_path, str(standin.base_url), sparks={"enabled": True})
+    with LiveServer(settings) as server:
+        http = signed_up(server, "payer@example.com")
+        conversation = new_conversation(http)
+        before = http.get("/api/v1/me/sparks").json()
+
+        async def two_turns() -> None:
+            async with open_call(server.url, conversation, cookie_headers(http, server)) as call:
+                for question in (QUESTION, "and where is the pier"):
+                    mark = len(call.events)
+                    await call.say(spoken(question))
+                    await call.next("latency", after=mark)
+                await call.send({"type": "hangup"})
+
+        asyncio.run(two_turns())
+        after = http.get("/api/v1/me/sparks").json()
+        lines = http.get("/api/v1/me/sparks/transactions").json()
+        http.close()
+    charges = [line for line in lines if line["ref"] and line["ref"].startswith("call:")]
+    by_action = {line["action"]: line["sparks"] for line in charges}
+    assert by_action == {"voice.transcription": -1, "voice.speech": -2}, charges
+    assert len(charges) == 2  # settled after each turn, but only what a new unit started
+    replies = [line for line in lines if line["action"] == "chat.reply"]
+    assert len(replies) == 2
+    spent = sum(-line["sparks"] for line in charges + replies)
+    had = int(before["free"]) + int(before["wallet"])
+    assert had - (int(after["free"]) + int(after["wallet"])) == spent

@@ -18,8 +18,10 @@ TRANSCRIPTION = "voice.transcription"
 ACTIONS = {
     REPLY: "A chat reply, a regeneration, a continuation or an impersonation",
     PICTURE: "A picture of a character (re-rolls to keep the face are included)",
-    SPEECH: "A message read aloud in the character's voice (played again for free)",
-    TRANSCRIPTION: "Your speech turned into text (push-to-talk)",
+    SPEECH: "A message read aloud in the character's voice (played again for free), or the "
+    "character's side of a call (counted over the whole call)",
+    TRANSCRIPTION: "Your speech turned into text (push-to-talk, or your side of a call, counted "
+    "over the whole call)",
 }
 
 
