@@ -195,6 +195,7 @@ class Call:
         self._playing = False
         self._count = 0
         self._closed = False
+        self._last_clip: tuple[int, int] | None = None  # (reply, seq) of the last clip sent
 
     # -- the socket's side ------------------------------------------------------------------
 
@@ -217,6 +218,7 @@ class Call:
         except VoiceError as exc:
             raise VoiceUnreachableError(str(exc)) from exc
         self.pcm = PcmStream(sample_rate)
+        await voices.warm(self.voice.voice)
         return {
             "type": "ready",
             "conversation_id": self.conversation_id,
@@ -254,8 +256,11 @@ class Call:
                 self._turn_audio = audio
                 self._turn = asyncio.create_task(self._take_turn(audio, early, clock, previous))
 
-    async def played(self) -> None:
-        """The client has played everything it was sent."""
+    async def played(self, message_id: object = None, seq: object = None) -> None:
+        """The client has played everything it was sent: up to clip ``seq`` of reply
+        ``message_id`` (a clip sent after that one is still to be heard)."""
+        if message_id is not None and (message_id, seq) != self._last_clip:
+            return
         self._playing = False
         if self._stage is None and not (self.detector and self.detector.talking):
             await self._state("listening")
@@ -478,6 +483,7 @@ class _Speaker:
                 self.clock.first_audio = call.clock()
                 await call._state("speaking")
             call._playing = True
+            call._last_clip = (self.message_id, self.seq)
             await call._send(
                 {
                     "type": "audio",

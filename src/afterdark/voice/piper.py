@@ -111,6 +111,12 @@ class PiperSpeech:
         text = text.replace("[[", "[ [")
         return await self._on_worker(lambda: self._synthesise(entry, text, speed, pitch))
 
+    async def warm(self, voice: str = "") -> None:
+        """Load a voice now rather than on its first sentence (a call does, as it starts)."""
+        catalogue = self._voice_files()
+        entry = catalogue.get(voice) or next(iter(catalogue.values()))
+        await self._on_worker(lambda: self._voice(entry))
+
     async def close(self) -> None:
         """Stop the worker and unload the voices."""
         worker, self._worker = self._worker, None

@@ -10,6 +10,7 @@ is premium by default: where a plan that unlocks it is on sale, it needs that pl
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from collections.abc import AsyncIterator
@@ -110,6 +111,17 @@ class Voices:
             if transcription is not None or not build
             else make_transcription(settings.voice)
         )
+
+    async def warm(self, voice: str = "") -> None:
+        """Load the backends' models now, where they load on first use (the embedded ones):
+        a call does this as it starts, so its first turn is as quick as the others."""
+        jobs = []
+        for backend, args in ((self.speech, (voice,)), (self.transcription, ())):
+            warm = getattr(backend, "warm", None)
+            if warm is not None:
+                jobs.append(warm(*args))
+        async with _backend_errors():
+            await asyncio.gather(*jobs)
 
     def voices(self) -> list[VoiceInfo]:
         return self.speech.voices() if self.speech is not None else []

@@ -60,6 +60,11 @@ class WhisperTranscription:
             text, language = await asyncio.to_thread(self._transcribe, decoded)
         return Transcript(text=text, seconds=decoded.seconds, language=language)
 
+    async def warm(self) -> None:
+        """Load the model now rather than on the first recording (a call does, as it starts)."""
+        async with self._lock():
+            await asyncio.to_thread(self._loaded)
+
     async def close(self) -> None:
         """Forget the model (its memory goes with the last reference)."""
         self._model = None
@@ -70,11 +75,15 @@ class WhisperTranscription:
             self._turn, self._turn_loop = asyncio.Lock(), loop
         return self._turn
 
-    def _transcribe(self, decoded: Decoded) -> tuple[str, str]:
+    def _loaded(self) -> Any:
         with self._busy:
             if self._model is None:
                 self._model = _load(self._path, self._threads)
-            model = self._model
+            return self._model
+
+    def _transcribe(self, decoded: Decoded) -> tuple[str, str]:
+        model = self._loaded()
+        with self._busy:
             if not decoded.samples.size:
                 return "", "en"
             return _words(model, decoded)

@@ -165,5 +165,5 @@ async def _listen(socket: WebSocket, call: Call) -> None:
         kind = event.get("type") if isinstance(event, dict) else None
         if kind == "hangup":
             return
-        if kind == "played":
-            await call.played()
+        if kind == "played" and isinstance(event, dict):
+            await call.played(event.get("message_id"), event.get("seq"))

@@ -3,6 +3,7 @@
 import { API, del, get, getUsage, patch, post, requireUser, url } from "./api.js";
 import { askPicture, pictureCommand, placePictures, startChatPictures } from "./chatpictures.js";
 import { openChatWorlds } from "./chatworlds.js";
+import { chatCall } from "./chatcall.js";
 import { chatVoice } from "./chatvoice.js";
 import {
   confirmAction, fillAvatar, fillNames, formError, h, pageObjectId, renderRichText, showError, toast,
@@ -27,13 +28,31 @@ const state = {
   editing: null, // {id, draft}
   selected: null, // message id whose actions are shown on touch screens
   busy: false, // a request that changes the path is in flight
+  inCall: false, // a voice call is adding the turns
   presets: null,
   failures: new Map(), // generation id -> times its stream could not be opened
 };
 
+const pushToTalk = document.getElementById("push-to-talk");
 const voice = chatVoice({
-  list, input, mic: document.getElementById("push-to-talk"),
+  list, input, mic: pushToTalk,
   announce: (text) => announce(text), outOfSparks: (err) => outOfSparks(err), onReady: () => renderMessages(),
+});
+
+const call = chatCall({
+  convId, button: document.getElementById("call-start"),
+  who: () => (state.conv ? state.conv.character : null),
+  showText: (el, text) => showText(el, text),
+  announce: (text) => announce(text), outOfSparks: (err) => outOfSparks(err),
+  onActive: (on) => {
+    state.inCall = on;
+    composer.classList.toggle("is-in-call", on); // the call panel takes its place
+    pushToTalk.disabled = on; // one microphone user at a time
+    if (on) voice.stopPlaying(); // and one voice
+    renderMessages();
+    updateComposer();
+  },
+  onMessages: () => refreshFromCall(),
 });
 
 const STATUS_LABEL = { stopped: "Stopped", interrupted: "Interrupted", error: "Failed" };
@@ -43,7 +62,7 @@ const STATUS_LABEL = { stopped: "Stopped", interrupted: "Interrupted", error: "F
 const messages = () => (state.conv ? state.conv.messages : []);
 const findMessage = (id) => messages().find((m) => m.id === id) || null;
 const generating = () => Boolean(state.stream);
-const locked = () => generating() || state.busy;
+const locked = () => generating() || state.busy || state.inCall;
 
 function replaceMessage(old, fresh) {
   const msgs = messages();
@@ -262,8 +281,8 @@ function updateComposer() {
   const live = generating();
   stopBtn.hidden = !live;
   sendBtn.hidden = live;
-  sendBtn.disabled = state.busy;
-  impersonateBtn.disabled = live || state.busy;
+  sendBtn.disabled = state.busy || state.inCall;
+  impersonateBtn.disabled = live || state.busy || state.inCall;
   composer.classList.toggle("is-generating", live);
 }
 
@@ -417,6 +436,27 @@ async function reload() {
     openStream(conv.generation_id);
   }
   updateComposer();
+}
+
+// A call saves its turns on the server: show them, one refresh at a time.
+const callRefresh = { running: false, again: false };
+async function refreshFromCall() {
+  if (callRefresh.running) {
+    callRefresh.again = true;
+    return;
+  }
+  callRefresh.running = true;
+  try {
+    do {
+      callRefresh.again = false;
+      await reload();
+      scrollToBottom();
+    } while (callRefresh.again);
+  } catch (err) {
+    showError(err);
+  } finally {
+    callRefresh.running = false;
+  }
 }
 
 function applyTurn(turn, replacing = null) {
@@ -790,4 +830,5 @@ window.addEventListener("pagehide", () => {
   if (window.matchMedia("(hover: hover)").matches) input.focus();
   checkUsage();
   voice.start();
+  call.init();
 })();

@@ -40,7 +40,8 @@ export async function fetchAudio(path, init = {}) {
   return response.blob();
 }
 
-function micError(err) {
+/** A person-readable reason for a microphone that would not start. */
+export function micError(err) {
   const name = err && err.name;
   if (name === "NotAllowedError" || name === "SecurityError") {
     return "Afterdark may not use your microphone. Allow it in your browser’s site settings, then try again.";
