@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import uuid
+import wave
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 from playwright.sync_api import expect
 
 PASSWORD = "correct horse battery staple"
@@ -89,3 +93,40 @@ def other_browser(browser: Any, server_url: str, user_agent: str | None = None) 
     finally:
         context.close()
     assert not errors, f"uncaught errors in the other browser: {errors}"
+
+
+def mic_recording(path: Path, text: str, *, before: float, after: float, speed: int = 150) -> Path:
+    """``text`` said by espeak-ng as Chromium's fake microphone plays it: 16-bit mono 48 kHz
+    PCM with ``before`` and ``after`` seconds of quiet around it."""
+    raw = path.with_suffix(".raw.wav")
+    subprocess.run(["espeak-ng", "-s", str(speed), "-w", str(raw), text], check=True)
+    with wave.open(str(raw), "rb") as src:
+        assert src.getsampwidth() == 2
+        rate = src.getframerate()
+        samples = np.frombuffer(src.readframes(src.getnframes()), dtype=np.int16)
+        if src.getnchannels() > 1:
+            samples = samples[:: src.getnchannels()]
+    target = 48_000
+    positions = np.arange(int(len(samples) * target / rate)) * rate / target
+    voiced = np.interp(positions, np.arange(len(samples)), samples.astype(np.float64))
+    quiet = (np.zeros(int(before * target)), np.zeros(int(after * target)))
+    audio = np.concatenate([quiet[0], voiced, quiet[1]]).clip(-32768, 32767).astype(np.int16)
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(target)
+        out.writeframes(audio.tobytes())
+    return path
+
+
+def mic_chromium(browser: Any, wav: Path, chromium: Path, args: list[str], *, once: bool) -> Any:
+    """A Chromium whose microphone plays ``wav`` (looping, or ``once``), allowed without asking."""
+    return browser.browser_type.launch(
+        executable_path=str(chromium),
+        args=[
+            *args,
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={wav}{'%noloop' if once else ''}",
+        ],
+    )

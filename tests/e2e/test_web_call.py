@@ -9,16 +9,14 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import time
 import wave
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from e2e_helpers import assert_fits_phone, sign_up
+from e2e_helpers import assert_fits_phone, mic_chromium, mic_recording, sign_up
 from playwright.sync_api import expect
 
 from conftest import CHROMIUM, CHROMIUM_ARGS, DESKTOP, SCREENSHOTS
@@ -76,43 +74,15 @@ RELEASED = """() => {
 }"""
 
 
-def _question_wav(path: Path) -> Path:
-    """QUESTION said by espeak-ng as 16-bit mono 48 kHz PCM: 0.5 s of quiet before it and
-    3 s after (played once: the path gets %noloop)."""
-    raw = path.with_suffix(".raw.wav")
-    subprocess.run(["espeak-ng", "-s", "140", "-w", str(raw), QUESTION], check=True)
-    with wave.open(str(raw), "rb") as src:
-        assert src.getsampwidth() == 2
-        rate = src.getframerate()
-        samples = np.frombuffer(src.readframes(src.getnframes()), dtype=np.int16)
-        if src.getnchannels() > 1:
-            samples = samples[:: src.getnchannels()]
-    target = 48_000
-    positions = np.arange(int(len(samples) * target / rate)) * rate / target
-    voiced = np.interp(positions, np.arange(len(samples)), samples.astype(np.float64))
-    audio = np.concatenate([np.zeros(int(0.5 * target)), voiced, np.zeros(3 * target)])
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(target)
-        out.writeframes(audio.clip(-32768, 32767).astype(np.int16).tobytes())
-    return path
-
-
 @pytest.fixture(scope="module")
 def call_browser(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     if shutil.which("espeak-ng") is None:
         pytest.skip("the call test needs espeak-ng to make what the microphone hears")
-    wav = _question_wav(tmp_path_factory.mktemp("call") / "ferry.wav")
-    instance = browser.browser_type.launch(
-        executable_path=str(CHROMIUM),
-        args=[
-            *CHROMIUM_ARGS,
-            "--use-fake-ui-for-media-stream",
-            "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-audio-capture={wav}%noloop",
-        ],
+    # Said once (no loop): 0.5 s of quiet before the question and 3 s after it.
+    wav = mic_recording(
+        tmp_path_factory.mktemp("call") / "ferry.wav", QUESTION, before=0.5, after=3.0, speed=140
     )
+    instance = mic_chromium(browser, wav, CHROMIUM, CHROMIUM_ARGS, once=True)
     yield instance
     instance.close()
 

@@ -6,15 +6,11 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
-import wave
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
-from e2e_helpers import api, sign_up
+from e2e_helpers import api, mic_chromium, mic_recording, sign_up
 from playwright.sync_api import expect
 
 from conftest import CHROMIUM, CHROMIUM_ARGS, DESKTOP
@@ -127,45 +123,15 @@ def test_read_aloud_the_greeting(page: Any) -> None:
 # ---------- push-to-talk with Chromium's fake microphone ----------
 
 
-def _spoken_wav(path: Path) -> Path:
-    """SENTENCE said by espeak-ng, as 16-bit mono 48 kHz PCM with quiet around it (the fake
-    microphone loops the file)."""
-    raw = path.with_suffix(".raw.wav")
-    subprocess.run(["espeak-ng", "-s", "150", "-w", str(raw), SENTENCE], check=True)
-    with wave.open(str(raw), "rb") as src:
-        assert src.getsampwidth() == 2
-        rate = src.getframerate()
-        samples = np.frombuffer(src.readframes(src.getnframes()), dtype=np.int16)
-        if src.getnchannels() > 1:
-            samples = samples[:: src.getnchannels()]
-    target = 48_000
-    positions = np.arange(int(len(samples) * target / rate)) * rate / target
-    voiced = np.interp(positions, np.arange(len(samples)), samples.astype(np.float64))
-    quiet = np.zeros(int(0.4 * target))
-    tail = np.zeros(int(2.0 * target))
-    audio = np.concatenate([quiet, voiced, tail]).clip(-32768, 32767).astype(np.int16)
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(target)
-        out.writeframes(audio.tobytes())
-    return path
-
-
 @pytest.fixture(scope="module")
 def mic_browser(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     if shutil.which("espeak-ng") is None:
         pytest.skip("push-to-talk test needs espeak-ng to make its recording")
-    wav = _spoken_wav(tmp_path_factory.mktemp("voice") / "harbour.wav")
-    instance = browser.browser_type.launch(
-        executable_path=str(CHROMIUM),
-        args=[
-            *CHROMIUM_ARGS,
-            "--use-fake-ui-for-media-stream",
-            "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-audio-capture={wav}",
-        ],
+    # The fake microphone loops the file: quiet around the sentence keeps the words apart.
+    wav = mic_recording(
+        tmp_path_factory.mktemp("voice") / "harbour.wav", SENTENCE, before=0.4, after=2.0
     )
+    instance = mic_chromium(browser, wav, CHROMIUM, CHROMIUM_ARGS, once=False)
     yield instance
     instance.close()
 
