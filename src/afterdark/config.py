@@ -272,6 +272,13 @@ class SparksSettings(_Section):
         le=100_000,
         description="Sparks a picture costs (its identity re-rolls included).",
     )
+    premium_picture_sparks: int = Field(
+        default=40,
+        ge=1,
+        le=100_000,
+        description="Sparks a picture made with the premium image model costs (where one is "
+        "set up: images.premium_*); each user's first premium picture is free.",
+    )
     speech_sparks_per_1000_chars: int = Field(
         default=2,
         ge=1,

@@ -79,7 +79,7 @@ async def prepare_database(settings: Settings) -> Database:
     # A missing or bad key-encryption key stops the start before anything opens.
     keyring = Keyring(create_key_provider(settings))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    database = Database(settings.resolved_database_url, keyring=keyring)
+    database = Database(settings.resolved_database_url, keyring=keyring, payments=settings.payments)
     await upgrade(database)
     await check_kek(database, keyring)
     if settings.seed_catalogue:
@@ -183,15 +183,20 @@ async def apply_waiting_payments(
     database: Database, settings: PaymentsSettings, every: float = HOLD_SWEEP_SECONDS
 ) -> None:
     """Apply Stripe events that arrived before what they depend on (or whose processing
-    failed), at start and every 5 min, besides each new delivery's own sweep."""
+    failed), at start and every 5 min, besides each new delivery's own sweep; and delete at
+    Stripe the customers of deleted accounts that are still there (Stripe was unreachable)."""
     # Imported here: the Stripe SDK costs every CLI command a third of a second otherwise.
-    from afterdark.credits.payments import webhooks
+    from afterdark.credits.payments import customers, webhooks
 
     while True:
         try:
             await webhooks.process_pending(database, settings)
         except Exception:
             log.exception("applying waiting Stripe events failed")
+        try:
+            await customers.delete_pending(database, settings)
+        except Exception:
+            log.exception("deleting Stripe customers of deleted accounts failed")
         await asyncio.sleep(every)
 
 

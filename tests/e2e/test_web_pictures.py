@@ -53,6 +53,7 @@ def pictures_url(
         "AFTERDARK_IMAGES__BACKEND": "comfyui",
         "AFTERDARK_IMAGES__BASE_URL": comfy.base_url,
         "AFTERDARK_IMAGES__WORKFLOW": "sdxl_instantid",
+        "AFTERDARK_IMAGES__PREMIUM_WORKFLOW": "flux_pulid",
         "AFTERDARK_IMAGES__STEPS": "8",
         "AFTERDARK_IMAGES__WIDTH": "256",
         "AFTERDARK_IMAGES__HEIGHT": "384",
@@ -114,6 +115,7 @@ def test_pictures_off_the_chat_and_gallery_say_how_to_turn_them_on(page: Any) ->
     # No button that pretends to render.
     expect(dialog.get_by_test_id("picture-submit")).to_be_hidden()
     expect(dialog.get_by_test_id("picture-request")).to_be_hidden()
+    expect(dialog.get_by_test_id("picture-premium")).to_have_count(0)
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
 
@@ -223,6 +225,56 @@ def test_a_picture_being_made_can_be_cancelled(pic_page: Any, comfy: ComfyStandI
     expect(card).to_have_attribute("data-status", "cancelled")
     expect(card.get_by_test_id("picture-image")).to_have_count(0)
     assert comfy.interrupts, "the render was not stopped on the ComfyUI side"
+
+
+def queued_classes(comfy: ComfyStandIn) -> set[str]:
+    return {node["class_type"] for node in comfy.prompts[-1]["prompt"].values()}
+
+
+def test_a_premium_picture_first_free_then_at_its_price(pic_page: Any, comfy: ComfyStandIn) -> None:
+    page = pic_page
+    cid, conversation_id = own_character_and_chat(page)
+    open_chat(page, conversation_id)
+
+    # The dialog offers the premium model, unticked, the user's first one free.
+    page.get_by_test_id("open-picture").click()
+    dialog = page.get_by_test_id("picture-dialog")
+    choice = dialog.get_by_test_id("picture-premium")
+    expect(choice).to_be_visible()
+    expect(choice.get_by_test_id("picture-premium-price")).to_have_text("(1 free)")
+    expect(choice.get_by_test_id("picture-premium-toggle")).not_to_be_checked()
+    dialog.get_by_test_id("picture-request").fill("on the pier")
+    choice.get_by_test_id("picture-premium-toggle").check()
+    dialog.get_by_test_id("picture-submit").click()
+    expect(dialog).to_be_hidden()
+
+    card = page.get_by_test_id("chat-picture")
+    expect(card.get_by_test_id("picture-premium-mark")).to_have_text("Premium · free")
+    expect(card.get_by_test_id("picture-identity")).to_be_visible(timeout=RENDER_S)
+    [picture] = api(page, "GET", f"/conversations/{conversation_id}/pictures")
+    assert (picture["premium"], picture["free_premium"], picture["sparks"]) == (True, True, 0)
+    assert "UNETLoader" in queued_classes(comfy)  # the premium workflow: Flux
+    assert "CheckpointLoaderSimple" not in queued_classes(comfy)
+
+    # The free one is used: the dialog now says the price.
+    page.get_by_test_id("open-picture").click()
+    expect(choice.get_by_test_id("picture-premium-price")).to_have_text("(40 Sparks)")
+    expect(choice.get_by_test_id("picture-premium-toggle")).not_to_be_checked()
+    page.keyboard.press("Escape")
+
+    # The gallery: the mark, and the same choice in the new-picture form.
+    page.goto(f"/characters/{cid}/gallery")
+    item = page.get_by_test_id("gallery-picture")
+    expect(item.get_by_test_id("picture-premium-mark")).to_have_text("Premium · free")
+    form = page.get_by_test_id("new-picture-form")
+    expect(form.get_by_test_id("picture-premium-price")).to_have_text("(40 Sparks)")
+    form.get_by_test_id("picture-request").fill("in the rain")
+    form.get_by_test_id("picture-submit").click()
+    expect(page.get_by_test_id("gallery-picture")).to_have_count(2)
+    newest = page.get_by_test_id("gallery-picture").first
+    expect(newest.get_by_test_id("picture-identity")).to_be_visible(timeout=RENDER_S)
+    expect(newest.get_by_test_id("picture-premium-mark")).to_have_count(0)
+    assert "CheckpointLoaderSimple" in queued_classes(comfy)  # unticked: the usual workflow
 
 
 def test_the_gallery_lists_uses_as_reference_sets_the_portrait_and_deletes(

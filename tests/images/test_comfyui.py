@@ -478,6 +478,40 @@ async def test_user_workflow_overrides_a_shipped_name(
     assert nodes_of(queued_graph(standin), "SaveImage")[0]["inputs"]["filename_prefix"] == "mine"
 
 
+async def test_a_premium_request_queues_the_premium_workflow(
+    tmp_path: Path, standin: ComfyStandIn, make_backend: MakeBackend
+) -> None:
+    premium = tiny_workflow()
+    premium["1"]["inputs"]["ckpt_name"] = "premium-model.safetensors"
+    write(tmp_path, "premium", premium)
+    backend = make_backend(workflows_dir=tmp_path, premium_workflow="premium")
+
+    await backend.render(ask(premium=True))
+    premium_graph = queued_graph(standin)
+    await backend.render(ask())
+    usual_graph = queued_graph(standin)
+
+    [loader] = nodes_of(premium_graph, "CheckpointLoaderSimple")
+    assert loader["inputs"]["ckpt_name"] == "premium-model.safetensors"
+    assert "premium-model.safetensors" not in json.dumps(usual_graph)  # sdxl_basic's own model
+    assert nodes_of(usual_graph, "SaveImage")[0]["inputs"]["filename_prefix"] != "mine"
+
+
+async def test_the_premium_workflow_says_how_it_keeps_the_face(
+    make_backend: MakeBackend,
+) -> None:
+    backend = make_backend(workflow="sdxl_instantid", premium_workflow="flux_pulid")
+    assert (backend.identity, backend.premium_identity) == ("instantid", "pulid")
+
+    plain = make_backend(workflow="sdxl_instantid")
+    assert plain.premium_identity == "instantid"
+    with pytest.raises(ImageUnavailableError, match="PREMIUM_WORKFLOW"):
+        await plain.render(ask(premium=True))
+    broken = make_backend(premium_workflow="no_such_workflow")
+    with pytest.raises(WorkflowError, match="no_such_workflow"):
+        await broken.render(ask(premium=True))
+
+
 async def test_extra_placeholders_are_text(
     tmp_path: Path, standin: ComfyStandIn, make_backend: MakeBackend
 ) -> None:

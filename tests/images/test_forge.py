@@ -123,6 +123,25 @@ async def test_names_the_checkpoint_when_one_is_set(
     assert body["override_settings"] == {"sd_model_checkpoint": "sdxl-base-1.0.safetensors"}
 
 
+async def test_a_premium_request_names_the_premium_checkpoint(
+    server: ForgeStandIn, make_backend: MakeBackend
+) -> None:
+    backend = make_backend(
+        forge_model="everyday.safetensors", premium_forge_model="premium-xl.safetensors"
+    )
+
+    await backend.render(ask(premium=True))
+    premium = server.requests[-1]
+    await backend.render(ask())
+    usual = server.requests[-1]
+
+    assert premium["override_settings"] == {"sd_model_checkpoint": "premium-xl.safetensors"}
+    assert usual["override_settings"] == {"sd_model_checkpoint": "everyday.safetensors"}
+    with pytest.raises(ImageUnavailableError, match="PREMIUM_FORGE_MODEL"):
+        await make_backend().render(ask(premium=True))
+    assert len(server.requests) == 2  # refused before anything was sent
+
+
 async def test_the_reference_reaches_the_controlnet_unit_as_base64(
     server: ForgeStandIn, make_backend: MakeBackend
 ) -> None:

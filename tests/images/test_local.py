@@ -243,6 +243,37 @@ async def test_an_ip_adapter_carries_the_reference(
     assert len({plain.data, face.data, other_face.data}) == 3
 
 
+async def test_a_premium_request_renders_with_the_premium_model(
+    make_backend: MakeBackend, model_folder: Path, adapter_folder: Path
+) -> None:
+    premium_folder = tiny_pipeline(model_folder.parent, seed=1)
+    backend = make_backend(premium_model_path=premium_folder)
+    assert (backend.identity, backend.premium_identity) == ("", "")
+
+    usual = await backend.render(ask())
+    premium = await backend.render(ask(premium=True))
+    usual_again = await backend.render(ask())
+    alone = await make_backend(model_path=premium_folder).render(ask())
+
+    assert premium.data == alone.data  # the premium model's picture, loaded beside the other
+    assert premium.data != usual.data
+    assert usual_again.data == usual.data
+    # Each model keeps the face its own way: here only the premium one has an IP-Adapter.
+    assert make_backend(premium_model_path=adapter_folder).premium_identity == "ip-adapter"
+
+
+async def test_a_premium_request_without_a_premium_model_names_the_setting(
+    make_backend: MakeBackend, tmp_path: Path
+) -> None:
+    with pytest.raises(ImageUnavailableError, match="AFTERDARK_IMAGES__PREMIUM_MODEL_PATH"):
+        await make_backend().render(ask(premium=True))
+    missing = make_backend(premium_model_path=tmp_path / "nowhere")
+    with pytest.raises(ImageUnavailableError) as caught:
+        await missing.render(ask(premium=True))
+    assert "nowhere" in str(caught.value)
+    assert "AFTERDARK_IMAGES__PREMIUM_MODEL_PATH" in str(caught.value)
+
+
 async def test_a_closed_backend_refuses_to_render(make_backend: MakeBackend) -> None:
     backend = make_backend()
     await backend.render(ask())

@@ -97,9 +97,11 @@ async def test_explicit_content_needs_a_check_and_an_opt_in(
     assert "rated explicit" in imported.json()[0]["error"]
 
     await verify(client)
+    # Payments are off here: no plan is needed for it.
     assert (await client.get("/api/v1/me/content")).json() == {
         "explicit": False,
         "age_verified": True,
+        "plan_needed": False,
     }
     assert cid not in [c["id"] for c in (await client.get("/api/v1/characters")).json()]
     assert (await client.put("/api/v1/me/content", json={"explicit": True})).json()["explicit"]

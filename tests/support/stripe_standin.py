@@ -2,7 +2,10 @@
 
 It speaks what the official ``stripe`` SDK sends: form-encoded ``POST /v1/customers``,
 ``/v1/checkout/sessions``, ``/v1/billing_portal/sessions``, ``/v1/subscriptions/<id>``
-(nested keys like ``line_items[0][price_data][currency]``), ``GET`` of those objects, the
+(nested keys like ``line_items[0][price_data][currency]``), ``GET`` of those objects,
+``DELETE /v1/customers/<id>`` (the deleted object ``{"id", "object": "customer", "deleted":
+true}``, which a later ``GET`` returns too; the customer's subscriptions are cancelled; an
+unknown or already deleted customer is a 404 ``resource_missing``), the
 ``Authorization: Bearer <key>`` check and Stripe's error shape
 (``{"error": {"type", "code", "message", "param"}}``). ``Idempotency-Key`` is honoured as
 Stripe does: the same key returns the first answer. Every request is recorded.
@@ -108,6 +111,7 @@ class StripeStandIn:
             "/v1/billing_portal/sessions", self._create("billing_portal.session", "bps")
         )
         app.router.add_post("/v1/subscriptions/{id}", self._update)
+        app.router.add_delete("/v1/customers/{id}", self._delete_customer)
         for path in (
             "/v1/customers/{id}",
             "/v1/checkout/sessions/{id}",
@@ -119,6 +123,11 @@ class StripeStandIn:
 
     def calls(self, path: str) -> list[dict[str, Any]]:
         return [r for r in self.requests if r["path"] == path]
+
+    def add_customer(self, customer_id: str, **fields: Any) -> dict[str, Any]:
+        customer = {"id": customer_id, "object": "customer", "livemode": False, "metadata": {}}
+        self.objects[customer_id] = customer | fields
+        return self.objects[customer_id]
 
     def add_subscription(self, sub_id: str, customer: str, **fields: Any) -> dict[str, Any]:
         sub = {"id": sub_id, "object": "subscription", "customer": customer, "status": "active"}
@@ -187,6 +196,22 @@ class StripeStandIn:
         obj = self.objects.get(request.match_info["id"])
         return _json(obj) if obj is not None else _missing(request.match_info["id"])
 
+    async def _delete_customer(self, request: web.Request) -> web.Response:
+        """Stripe deletes the customer for good and cancels its subscriptions at once."""
+        _, refused = await self._record(request)
+        if refused is not None:
+            return refused
+        customer_id = request.match_info["id"]
+        customer = self.objects.get(customer_id)
+        if customer is None or customer.get("object") != "customer" or customer.get("deleted"):
+            return _missing(customer_id, "customer")
+        for obj in self.objects.values():
+            if obj.get("object") == "subscription" and obj.get("customer") == customer_id:
+                obj["status"] = "canceled"
+        deleted = {"id": customer_id, "object": "customer", "deleted": True}
+        self.objects[customer_id] = deleted
+        return _json(deleted)
+
 
 def _json(obj: dict[str, Any], status: int = 200) -> web.Response:
     return web.Response(
@@ -197,25 +222,35 @@ def _json(obj: dict[str, Any], status: int = 200) -> web.Response:
     )
 
 
-def _error(status: int, kind: str, message: str, param: str | None = None) -> web.Response:
+def _error(
+    status: int, kind: str, message: str, param: str | None = None, code: str | None = None
+) -> web.Response:
     error: dict[str, Any] = {"type": kind, "message": message}
     if param:
-        error |= {"param": param, "code": "parameter_invalid"}
+        error |= {"param": param, "code": code or "parameter_invalid"}
+    elif code:
+        error["code"] = code
     return _json({"error": error}, status)
 
 
-def _missing(obj_id: str) -> web.Response:
-    return _error(404, "invalid_request_error", f"No such object: '{obj_id}'", "id")
+def _missing(obj_id: str, kind: str = "object") -> web.Response:
+    """Stripe's answer for an id it does not know (or no longer: a deleted customer)."""
+    message = f"No such {kind}: '{obj_id}'"
+    return _error(404, "invalid_request_error", message, "id", "resource_missing")
 
 
 @asynccontextmanager
-async def serve_stripe(server: StripeStandIn | None = None) -> AsyncIterator[StripeStandIn]:
-    """Run the stand-in on a free loopback port in the running event loop."""
+async def serve_stripe(
+    server: StripeStandIn | None = None, port: int = 0
+) -> AsyncIterator[StripeStandIn]:
+    """Run the stand-in on loopback in the running event loop, on ``port`` (0: a free one;
+    a test that starts with Stripe unreachable gives the port it configured)."""
     server = server or StripeStandIn()
     runner = web.AppRunner(server.app(), access_log=None)
     await runner.setup()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
     site = web.SockSite(runner, sock)
     await site.start()

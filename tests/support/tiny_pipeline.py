@@ -28,12 +28,14 @@ _lock = threading.Lock()
 _built: dict[Path, Path] = {}
 
 
-def tiny_pipeline(folder: Path) -> Path:
-    """The tiny model's folder under ``folder``, built once per process."""
+def tiny_pipeline(folder: Path, seed: int = 0) -> Path:
+    """The tiny model's folder under ``folder``, built once per process; another ``seed``
+    makes another model (other random weights: other pictures from the same request)."""
+    target = folder / ("tiny-sd" if seed == 0 else f"tiny-sd-{seed}")
     with _lock:
-        if folder not in _built:
-            _built[folder] = _build(folder / "tiny-sd")
-        return _built[folder]
+        if target not in _built:
+            _built[target] = _build(target, seed)
+        return _built[target]
 
 
 def tiny_ip_adapter(folder: Path) -> Path:
@@ -67,7 +69,7 @@ def _tokenizer() -> object:
     )
 
 
-def _build(target: Path) -> Path:
+def _build(target: Path, seed: int = 0) -> Path:
     import torch
     from diffusers import (
         AutoencoderKL,
@@ -77,7 +79,7 @@ def _build(target: Path) -> Path:
     )
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     unet = UNet2DConditionModel(
         block_out_channels=(32, 64),
         layers_per_block=1,

@@ -24,6 +24,8 @@ class User(CreatedAt, Base):
     age_check_method: Mapped[str] = mapped_column(String(40))
     # The user's choice to see explicit content; it only counts after a passed age check.
     explicit_opt_in: Mapped[bool] = mapped_column(default=False)
+    # Premium pictures the user may still have for free (one for every new user).
+    free_premium_pictures: Mapped[int] = mapped_column(default=1)
 
 
 class AuthSession(CreatedAt, Base):

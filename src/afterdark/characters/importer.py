@@ -23,7 +23,12 @@ from afterdark.characters.cards import DEFAULT_LIMITS, CardLimits, ImportedCard,
 from afterdark.characters.cards.charx import embedded_path
 from afterdark.characters.models import Character, CharacterAsset
 from afterdark.characters.schemas import CharacterFields
-from afterdark.errors import AfterdarkError, InvalidInputError, PermissionDeniedError
+from afterdark.errors import (
+    AfterdarkError,
+    InvalidInputError,
+    PaymentRequiredError,
+    PermissionDeniedError,
+)
 from afterdark.safety import content, moderation
 from afterdark.safety.likeness import LikenessGuard, ProtectedLikeness
 from afterdark.safety.limits import HardLimits
@@ -246,7 +251,7 @@ async def import_many(
             await _check_likeness(likeness, parsed)
             if owner is not None:
                 await moderation.screen_character(session, limits, parsed.fields, user_id=owner.id)
-        except (PermissionDeniedError, ProtectedLikeness) as exc:
+        except (PermissionDeniedError, PaymentRequiredError, ProtectedLikeness) as exc:
             outcomes.append(ImportOutcome(filename, error=str(exc)))
             continue
         character = await store_card(session, files, owner, parsed, filename)

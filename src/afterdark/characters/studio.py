@@ -32,8 +32,10 @@ def preview_prompt(
     tokenizer: Tokenizer,
     context_size: int,
     reply_tokens: int,
+    adult: bool,
 ) -> PromptPreview:
-    """The first turn's prompt for a draft, with token counts and advice."""
+    """The first turn's prompt for a draft, with token counts and advice; ``adult``: the user
+    may see explicit content (``content.adult_allowed``), as their chats would be told."""
     name = draft.nickname.strip() or draft.name.strip() or "Character"
     character = CharacterPrompt(
         name=name,
@@ -65,8 +67,7 @@ def preview_prompt(
         lore_before=lore.before,
         lore_after=lore.after,
         lore_at_depth=[(d.depth, d.role, d.text) for d in lore.at_depth],
-        # Only a verified adult who opted in can save an explicit draft.
-        content_policy=content.policy(draft.rating, adult=draft.rating == content.EXPLICIT),
+        content_policy=content.policy(draft.rating, adult=adult),
     )
     warnings = _age_warnings(draft, name) + _advice(draft, name, persona.name)
     try:

@@ -196,7 +196,9 @@ def delete_user(
     email: str = typer.Argument(..., help="The account's email."),
     yes: bool = typer.Option(False, "--yes", help="Confirm: this cannot be undone."),
 ) -> None:
-    """Delete an account and everything it has: keys shredded, rows and files removed."""
+    """Delete an account and everything it has: keys shredded, rows and files removed, and
+    its Stripe customer deleted at Stripe (retried by the server until Stripe has)."""
+    from afterdark.credits.payments import customers
     from afterdark.privacy import deletion
     from afterdark.runtime import file_store
 
@@ -204,13 +206,23 @@ def delete_user(
         raise fail("deleting an account cannot be undone: add --yes to confirm.", 2)
     settings = settings_or_exit()
 
-    async def main() -> None:
+    async def main() -> str | None:
         async with database(settings) as db:
             async with db.session() as session:
                 user = await accounts_service.require_user_by_email(session, email)
-                await deletion.delete_account(session, file_store(settings), user)
+                customer = await deletion.delete_account(session, file_store(settings), user)
                 await session.commit()
             await deletion.scrub(db)
+            typer.echo(f"deleted {email}")
+            if customer is None:
+                return None
+            await customers.try_delete_pending(db, settings.payments)
+            left = {row.customer_id for row in await customers.pending(db)}
+            return customer if customer in left else None
 
-    run(main)
-    typer.echo(f"deleted {email}")
+    waiting = run(main)
+    if waiting is not None:
+        typer.echo(
+            f"its Stripe customer {waiting} is not deleted at Stripe yet: the server retries "
+            "every 5 minutes while payments are configured"
+        )

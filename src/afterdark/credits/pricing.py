@@ -13,11 +13,13 @@ from afterdark.config import SparksSettings
 
 REPLY = "chat.reply"
 PICTURE = "image.picture"
+PREMIUM_PICTURE = "image.premium_picture"
 SPEECH = "voice.speech"
 TRANSCRIPTION = "voice.transcription"
 ACTIONS = {
     REPLY: "A chat reply, a regeneration, a continuation or an impersonation",
     PICTURE: "A picture of a character (re-rolls to keep the face are included)",
+    PREMIUM_PICTURE: "A picture of a character made with the premium image model",
     SPEECH: "A message read aloud in the character's voice (played again for free), or the "
     "character's side of a call (counted over the whole call)",
     TRANSCRIPTION: "Your speech turned into text (push-to-talk, or your side of a call, counted "
@@ -86,7 +88,9 @@ def unit_money(cents: int, sparks: int, currency: str) -> str | None:
     return f"{whole.quantize(_CENT, rounding=ROUND_HALF_UP)} {currency}"
 
 
-def price_list(settings: SparksSettings) -> list[PriceLine]:
+def price_list(settings: SparksSettings, *, premium_pictures: bool = False) -> list[PriceLine]:
+    """Every line of the price list; the premium picture's only where a premium image
+    model is set up (``premium_pictures``)."""
     per = settings.reply_tokens_per_spark
     typical = reply_cost(settings, 250)
     return [
@@ -104,6 +108,20 @@ def price_list(settings: SparksSettings) -> list[PriceLine]:
             "cancelled or is withheld",
             example=f"one picture costs {settings.picture_sparks} Sparks "
             f"({money(settings, settings.picture_sparks)})",
+        ),
+        *(
+            [
+                PriceLine(
+                    action=PREMIUM_PICTURE,
+                    what=ACTIONS[PREMIUM_PICTURE],
+                    sparks=f"{settings.premium_picture_sparks} Sparks a picture; your first "
+                    "premium picture is free; nothing when it fails, is cancelled or is withheld",
+                    example=f"one premium picture costs {settings.premium_picture_sparks} "
+                    f"Sparks ({money(settings, settings.premium_picture_sparks)})",
+                )
+            ]
+            if premium_pictures
+            else []
         ),
         PriceLine(
             action=SPEECH,

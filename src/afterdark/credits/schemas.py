@@ -216,13 +216,18 @@ class PricingPublic(BaseModel):
 
     @classmethod
     def of(
-        cls, settings: SparksSettings, payments: PaymentsSettings | None = None
+        cls,
+        settings: SparksSettings,
+        payments: PaymentsSettings | None = None,
+        *,
+        premium_pictures: bool = False,
     ) -> PricingPublic:
         on = payments is not None and payments.configured
         currency = (payments or PaymentsSettings()).currency.upper()
+        lines = pricing.price_list(settings, premium_pictures=premium_pictures)
         return cls(
             enabled=settings.enabled,
-            lines=[PriceLinePublic.model_validate(p) for p in pricing.price_list(settings)],
+            lines=[PriceLinePublic.model_validate(p) for p in lines],
             spark_price_cents=settings.spark_price_cents,
             currency=settings.currency,
             price_unit=PRICE_UNIT,

@@ -4,7 +4,10 @@ A backend turns a ``RenderRequest`` into pictures (PNG or JPEG bytes). Built in:
 ``comfyui`` (a ComfyUI server, workflows with placeholders), ``forge`` (the A1111/Forge
 HTTP API) and ``diffusers`` (a local pipeline). The identity reference, when there is one,
 is passed as image bytes; how a backend uses it (InstantID, IP-Adapter FaceID, PuLID, or
-not at all) is its own affair, and ``identity`` says which.
+not at all) is its own affair, and ``identity`` says which. A request may ask for the
+premium model (``premium``): the backend's ``premium_*`` setting names it (another ComfyUI
+workflow, Forge checkpoint or diffusers model); a backend whose premium model keeps the face
+another way says so in ``premium_identity``.
 
 Errors (``str()`` is shown to the user, so messages are plain, actionable sentences):
 
@@ -35,6 +38,8 @@ class RenderRequest:
     reference: bytes | None = None
     # Free-form extras a workflow may name as placeholders ({"style": "film"}).
     extra: dict[str, str] = field(default_factory=dict)
+    # Render with the premium model (the backend's premium_* setting) instead of the usual.
+    premium: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +79,13 @@ class ImageCancelledError(ImageError):
 
 class ImageResponseError(ImageError):
     """The backend answered with an error or with nothing usable."""
+
+
+def identity_of(backend: ImageBackend, premium: bool) -> str:
+    """How ``backend`` keeps the face, for a premium render or an ordinary one."""
+    if premium:
+        return str(getattr(backend, "premium_identity", backend.identity))
+    return backend.identity
 
 
 @runtime_checkable

@@ -13,6 +13,9 @@ It speaks ComfyUI's own HTTP and WebSocket API (tested against the protocol stan
    fail it;
 5. ``GET /history/<prompt id>`` names the saved picture and ``GET /view`` fetches it.
 
+A premium request (``RenderRequest.premium``) queues ``premium_workflow`` instead of
+``workflow``; everything else is the same.
+
 A server behind a proxy that refuses WebSocket upgrades still works: the backend then polls
 ``/history/<prompt id>`` (progress then only says "queued"). Stopping a render (``interrupt``,
 the ``timeout`` running out, the caller cancelling) deletes the prompt from the queue and
@@ -90,6 +93,17 @@ class ComfyUIBackend:
             log.warning("%s", exc)
             self._workflow = exc
         self.identity = "" if isinstance(self._workflow, WorkflowError) else self._workflow.identity
+        # The premium image model's workflow, when one is set.
+        self._premium: Workflow | WorkflowError | None = None
+        if settings.premium_workflow.strip():
+            try:
+                self._premium = load(settings.premium_workflow.strip(), settings.workflows_dir)
+            except WorkflowError as exc:
+                log.warning("premium: %s", exc)
+                self._premium = exc
+        self.premium_identity = (
+            self._premium.identity if isinstance(self._premium, Workflow) else self.identity
+        )
         self._uploaded: dict[str, str] = {}  # sha256 prefix -> the name LoadImage reads
         self._jobs: set[_Job] = set()
         self._session: aiohttp.ClientSession | None = None
@@ -99,13 +113,12 @@ class ComfyUIBackend:
         self, request: RenderRequest, progress: ProgressCallback | None = None
     ) -> Rendered:
         """One picture. Raises ``ImageError``; ``progress`` is awaited as steps complete."""
-        if isinstance(self._workflow, WorkflowError):
-            raise self._workflow
+        workflow = self._workflow_for(request)
         job = _Job(uuid.uuid4().hex)
         self._jobs.add(job)
         try:
             async with asyncio.timeout(self._timeout):
-                data, media_type = await self._render(job, self._workflow, request, progress)
+                data, media_type = await self._render(job, workflow, request, progress)
         except aiohttp.ClientConnectorError as exc:
             raise ImageUnavailableError(
                 f"Could not reach ComfyUI at {self.base_url}: {_os_reason(exc.os_error)}."
@@ -126,6 +139,20 @@ class ComfyUIBackend:
         finally:
             self._jobs.discard(job)
         return Rendered(data=data, media_type=media_type, seed=request.seed)
+
+    def _workflow_for(self, request: RenderRequest) -> Workflow:
+        """The premium workflow for a premium request, else the usual one."""
+        if request.premium:
+            if self._premium is None:
+                raise ImageUnavailableError(
+                    "No premium image model is set up: set AFTERDARK_IMAGES__PREMIUM_WORKFLOW."
+                )
+            workflow = self._premium
+        else:
+            workflow = self._workflow
+        if isinstance(workflow, WorkflowError):
+            raise workflow
+        return workflow
 
     async def interrupt(self) -> None:
         """Stop the renders in progress; each awaiting ``render`` raises ``ImageCancelledError``."""

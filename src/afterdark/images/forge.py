@@ -4,7 +4,8 @@
 meanwhile ``GET /sdapi/v1/progress`` is polled for the sampling step, and
 ``POST /sdapi/v1/interrupt`` stops the job. The reference face goes to one ControlNet
 unit (sd-webui-controlnet's API, built into Forge) with InstantID's preprocessor and model
-by default (``forge_face_module``, ``forge_face_model``).
+by default (``forge_face_module``, ``forge_face_model``). A premium request renders with
+the ``premium_forge_model`` checkpoint (``override_settings.sd_model_checkpoint``).
 
 The server renders one job at a time and its progress and interrupt are global, so this
 backend sends one render at a time as well: the step it reads and the interrupt it sends
@@ -67,6 +68,7 @@ class ForgeBackend:
         self.base_url = settings.base_url.rstrip("/")
         self.poll_interval = poll_interval
         self._model = settings.forge_model
+        self._premium_model = settings.premium_forge_model.strip()
         self._face_module = settings.forge_face_module
         self._face_model = settings.forge_face_model
         self._timeout = settings.timeout
@@ -100,8 +102,15 @@ class ForgeBackend:
             "send_images": True,
             "save_images": False,
         }
-        if self._model:
-            body["override_settings"] = {"sd_model_checkpoint": self._model}
+        model = self._model
+        if request.premium:
+            if not self._premium_model:
+                raise ImageUnavailableError(
+                    "No premium image model is set up: set AFTERDARK_IMAGES__PREMIUM_FORGE_MODEL."
+                )
+            model = self._premium_model
+        if model:
+            body["override_settings"] = {"sd_model_checkpoint": model}
         if request.reference is not None:
             body["alwayson_scripts"] = {
                 "controlnet": {"args": [self._face_unit(request.reference)]}

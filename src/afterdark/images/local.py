@@ -17,6 +17,10 @@ in ``ip_adapter/image_encoder/``, the reference face is fed to it as
 they take InsightFace embeddings, not a picture. Without an adapter ``identity`` is ""
 and references are ignored (logged once).
 
+Premium: ``AFTERDARK_IMAGES__PREMIUM_MODEL_PATH`` names a second model, laid out the same
+way (with its own ``ip_adapter/``, if any). It is loaded on the first premium render and
+kept beside the first, so a GPU then holds both.
+
 One worker thread loads the model and runs every render (a pipeline is not safe to share
 between threads, and a GPU renders one picture well at a time); an asyncio lock queues
 renders so ``interrupt`` reaches the running one. Each step's progress crosses to the event
@@ -59,9 +63,21 @@ log = logging.getLogger(__name__)
 IP_ADAPTER_FOLDER = "ip_adapter"
 IP_ADAPTER_SCALE = 0.7  # the face's pull against the prompt; 1.0 copies the reference's pose
 SETTING = "AFTERDARK_IMAGES__MODEL_PATH"
+PREMIUM_SETTING = "AFTERDARK_IMAGES__PREMIUM_MODEL_PATH"
 CANCELLED = "The picture was cancelled."
 _CHECKPOINTS = (".safetensors", ".ckpt")
 _SDXL_KEY = "conditioner.embedders.1."
+
+
+class _Model:
+    """One model the backend renders with: where it is and, once loaded, its pipeline."""
+
+    def __init__(self, path: Path | None, setting: str) -> None:
+        self.path = path
+        self.setting = setting  # the setting that names it, for error messages
+        # Touched only on the worker thread.
+        self.pipe: Any = None  # a diffusers pipeline (only partly annotated upstream)
+        self.adapter = False
 
 
 class DiffusersBackend:
@@ -71,18 +87,23 @@ class DiffusersBackend:
 
     def __init__(self, settings: ImagesSettings) -> None:
         self.model_path = settings.model_path
+        self._models = {
+            False: _Model(settings.model_path, SETTING),
+            True: _Model(settings.premium_model_path, PREMIUM_SETTING),
+        }
         self._device_setting = settings.device
         self._timeout = settings.timeout
         # Known before loading so callers can say how a picture will hold the face.
-        self.identity = "ip-adapter" if self._adapter_file() is not None else ""
+        self.identity = "ip-adapter" if _adapter_file(settings.model_path) is not None else ""
+        self.premium_identity = (
+            "ip-adapter" if _adapter_file(settings.premium_model_path) is not None else ""
+        )
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="afterdark-images")
         self._lock = asyncio.Lock()
         self._job: _Job | None = None
         self._closed = False
         # Touched only on the worker thread.
-        self._pipe: Any = None  # a diffusers pipeline (only partly annotated upstream)
         self._device = "cpu"
-        self._adapter = False
         self._warned_no_adapter = False
 
     async def render(
@@ -109,7 +130,7 @@ class DiffusersBackend:
         if self._closed:
             raise ImageUnavailableError("The local image model has been shut down.")
         async with self._lock:
-            await asyncio.get_running_loop().run_in_executor(self._executor, self._loaded)
+            await asyncio.get_running_loop().run_in_executor(self._executor, self._loaded, False)
 
     async def interrupt(self) -> None:
         """Stop the running render at its next step."""
@@ -150,7 +171,8 @@ class DiffusersBackend:
     def _render(self, request: RenderRequest, job: _Job) -> bytes:
         import torch
 
-        pipe = self._loaded()
+        model = self._models[request.premium]
+        pipe = self._loaded(request.premium)
         if job.stop.is_set():
             raise ImageCancelledError(CANCELLED)
 
@@ -172,7 +194,7 @@ class DiffusersBackend:
             "callback_on_step_end": on_step,
             "output_type": "pil",
         }
-        options.update(self._identity_options(pipe, request.reference))
+        options.update(self._identity_options(model, request.reference))
         try:
             image = pipe(**options).images[0]
         except ImageError:
@@ -185,8 +207,9 @@ class DiffusersBackend:
         image.save(out, format="PNG")
         return out.getvalue()
 
-    def _identity_options(self, pipe: Any, reference: bytes | None) -> dict[str, Any]:
-        if not self._adapter:
+    def _identity_options(self, model: _Model, reference: bytes | None) -> dict[str, Any]:
+        pipe = model.pipe
+        if not model.adapter:
             if reference is not None and not self._warned_no_adapter:
                 self._warned_no_adapter = True
                 log.warning(
@@ -204,20 +227,26 @@ class DiffusersBackend:
         pipe.set_ip_adapter_scale(IP_ADAPTER_SCALE)
         return {"ip_adapter_image": _picture(reference)}
 
-    def _loaded(self) -> Any:
-        if self._pipe is None:
-            self._pipe = self._load()
-        return self._pipe
+    def _loaded(self, premium: bool) -> Any:
+        model = self._models[premium]
+        if model.pipe is None:
+            model.pipe = self._load(model)
+            if premium:
+                self.premium_identity = "ip-adapter" if model.adapter else ""
+            else:
+                self.identity = "ip-adapter" if model.adapter else ""
+        return model.pipe
 
-    def _load(self) -> Any:
-        path = self.model_path
+    def _load(self, model: _Model) -> Any:
+        path, setting = model.path, model.setting
         if path is None:
+            which = "premium " if setting == PREMIUM_SETTING else ""
             raise ImageUnavailableError(
-                f"No local image model is set: set {SETTING} to a model folder (save_pretrained "
-                "layout) or a .safetensors/.ckpt checkpoint."
+                f"No local {which}image model is set: set {setting} to a model folder "
+                "(save_pretrained layout) or a .safetensors/.ckpt checkpoint."
             )
         if not path.exists():
-            raise ImageUnavailableError(f"The image model {path} does not exist: check {SETTING}.")
+            raise ImageUnavailableError(f"The image model {path} does not exist: check {setting}.")
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # read when huggingface_hub is imported
         import torch
         from diffusers.utils import logging as diffusers_logging
@@ -234,7 +263,11 @@ class DiffusersBackend:
                 "cpu, cuda, cuda:1 or auto."
             ) from None
         dtype = torch.float16 if device.type == "cuda" else torch.float32
-        pipe = _from_folder(path, dtype) if path.is_dir() else _from_file(path, dtype)
+        pipe = (
+            _from_folder(path, dtype, setting)
+            if path.is_dir()
+            else _from_file(path, dtype, setting)
+        )
         try:
             pipe.to(device)
         except Exception as exc:
@@ -248,30 +281,17 @@ class DiffusersBackend:
         if getattr(pipe, "safety_checker", None) is not None:
             pipe.safety_checker = None
         self._device = str(device)
-        self._adapter = self._load_adapter(pipe)
-        self.identity = "ip-adapter" if self._adapter else ""
-        log.info("Loaded the image model %s on %s (identity: %s)", path, device, self.identity)
+        model.adapter = self._load_adapter(pipe, path)
+        log.info(
+            "Loaded the image model %s on %s (identity: %s)",
+            path,
+            device,
+            "ip-adapter" if model.adapter else "none",
+        )
         return pipe
 
-    def _adapter_file(self) -> Path | None:
-        if self.model_path is None:
-            return None
-        home = self.model_path if self.model_path.is_dir() else self.model_path.parent
-        folder = home / IP_ADAPTER_FOLDER
-        if not folder.is_dir():
-            return None
-        found = sorted(
-            p for p in folder.iterdir() if p.is_file() and p.suffix in (".safetensors", ".bin")
-        )
-        for weights in found:
-            if "faceid" in weights.name.lower():
-                log.warning("Skipping %s: FaceID adapters need InsightFace embeddings.", weights)
-                continue
-            return weights
-        return None
-
-    def _load_adapter(self, pipe: Any) -> bool:
-        weights = self._adapter_file()
+    def _load_adapter(self, pipe: Any, path: Path) -> bool:
+        weights = _adapter_file(path)
         if weights is None:
             return False
         if not hasattr(pipe, "load_ip_adapter"):
@@ -294,10 +314,11 @@ class DiffusersBackend:
         return True
 
     def _unload(self) -> None:
-        if self._pipe is None:
+        if all(model.pipe is None for model in self._models.values()):
             return
         was_cuda = self._device.startswith("cuda")
-        self._pipe = None
+        for model in self._models.values():
+            model.pipe = None
         gc.collect()  # pipelines hold reference cycles; free their tensors now
         if was_cuda:
             import torch
@@ -354,13 +375,32 @@ def _device_name(setting: str, cuda: bool) -> str:
     return setting
 
 
-def _from_folder(path: Path, dtype: Any) -> Any:
+def _adapter_file(path: Path | None) -> Path | None:
+    """The IP-Adapter weights beside the model at ``path``, if it has any."""
+    if path is None:
+        return None
+    home = path if path.is_dir() else path.parent
+    folder = home / IP_ADAPTER_FOLDER
+    if not folder.is_dir():
+        return None
+    found = sorted(
+        p for p in folder.iterdir() if p.is_file() and p.suffix in (".safetensors", ".bin")
+    )
+    for weights in found:
+        if "faceid" in weights.name.lower():
+            log.warning("Skipping %s: FaceID adapters need InsightFace embeddings.", weights)
+            continue
+        return weights
+    return None
+
+
+def _from_folder(path: Path, dtype: Any, setting: str = SETTING) -> Any:
     from diffusers import AutoPipelineForText2Image, DiffusionPipeline
 
     if not (path / "model_index.json").is_file():
         raise ImageUnavailableError(
             f"{path} is not a diffusers model folder (it has no model_index.json): point "
-            f"{SETTING} at a folder saved with save_pretrained, or at a .safetensors/.ckpt file."
+            f"{setting} at a folder saved with save_pretrained, or at a .safetensors/.ckpt file."
         )
     try:
         try:
@@ -373,39 +413,39 @@ def _from_folder(path: Path, dtype: Any) -> Any:
             )
     except Exception as exc:
         raise ImageUnavailableError(
-            f"Could not load the image model in {path}: {_first_line(exc)}. Check {SETTING}."
+            f"Could not load the image model in {path}: {_first_line(exc)}. Check {setting}."
         ) from None
     return pipe
 
 
-def _from_file(path: Path, dtype: Any) -> Any:
+def _from_file(path: Path, dtype: Any, setting: str = SETTING) -> Any:
     from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
 
     if path.suffix.lower() not in _CHECKPOINTS:
         raise ImageUnavailableError(
             f"{path} is neither a model folder nor a .safetensors/.ckpt checkpoint: check "
-            f"{SETTING}."
+            f"{setting}."
         )
     from huggingface_hub.errors import LocalEntryNotFoundError
 
-    kind = StableDiffusionXLPipeline if _is_sdxl(path) else StableDiffusionPipeline
+    kind = StableDiffusionXLPipeline if _is_sdxl(path, setting) else StableDiffusionPipeline
     try:
         pipe = kind.from_single_file(str(path), dtype=dtype, local_files_only=True)
     except LocalEntryNotFoundError:
         raise ImageUnavailableError(
             f"The checkpoint {path} needs its {kind.__name__} configuration from the Hugging "
             "Face cache, which does not have it, and models load offline: convert the "
-            f"checkpoint once to a model folder (save_pretrained) and set {SETTING} to it."
+            f"checkpoint once to a model folder (save_pretrained) and set {setting} to it."
         ) from None
     except Exception as exc:
         raise ImageUnavailableError(
             f"Could not load the checkpoint {path} as {kind.__name__}: {_first_line(exc)}. "
-            f"Check {SETTING}."
+            f"Check {setting}."
         ) from None
     return pipe
 
 
-def _is_sdxl(path: Path) -> bool:
+def _is_sdxl(path: Path, setting: str = SETTING) -> bool:
     """Whether the checkpoint holds SDXL's second text encoder (read from its keys)."""
     if path.suffix.lower() == ".ckpt":
         import torch
@@ -424,7 +464,7 @@ def _is_sdxl(path: Path) -> bool:
             keys = list(weights.keys())
     except Exception as exc:
         raise ImageUnavailableError(
-            f"{path} is not a readable checkpoint ({_first_line(exc)}): check {SETTING}."
+            f"{path} is not a readable checkpoint ({_first_line(exc)}): check {setting}."
         ) from None
     return any(key.startswith(_SDXL_KEY) for key in keys)
 

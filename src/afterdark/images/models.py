@@ -52,6 +52,10 @@ class Picture(SealedRow, Timestamps, Base):
     file_key: Mapped[str | None] = mapped_column(String(64))
     media_type: Mapped[str | None] = mapped_column(String(40))
     sparks: Mapped[int] = mapped_column(default=0)
+    # Rendered with the premium image model (``images.premium_*``).
+    premium: Mapped[bool] = mapped_column(default=False)
+    # It is the user's one free premium picture: given back if it is not made.
+    free_premium: Mapped[bool] = mapped_column(default=False)
     # The Sparks hold that pays for it (settled when it is done, released otherwise).
     hold_op: Mapped[str | None] = mapped_column(String(80))
     error: Mapped[str | None] = mapped_column(String(500))

@@ -40,6 +40,7 @@ _FIGURES = (
     "first_distance",
     "identity_method",
     "explicit",
+    "premium",
     "backend",
 )
 

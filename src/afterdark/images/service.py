@@ -12,7 +12,10 @@ short sessions, never holding a transaction while the backend works:
    unlocked explicit content is withheld (not stored, not charged);
 4. the file is sealed with the user's key, the figures are stored, the hold is settled.
 
-A failed or cancelled render keeps its row with the reason and costs nothing. How far a
+A failed or cancelled render keeps its row with the reason and costs nothing. A premium
+picture renders with the backend's premium model, at its own price, needs the
+``premium_images`` unlock where a plan offering it is on sale, and a user's first one is
+free (``premium.py``): given back, like Sparks, when the picture is not made. How far a
 render is (try, step) is kept in memory for ``GET /api/v1/pictures/{id}``; the scale-out
 issue moves renders onto a real queue behind the same ``JobRunner``.
 """
@@ -33,16 +36,24 @@ from afterdark.characters import service as characters_service
 from afterdark.chat import service as chat_service
 from afterdark.chat.models import Conversation, Message
 from afterdark.config import Settings
-from afterdark.credits import pricing
+from afterdark.credits import pricing, unlocks
+from afterdark.credits.payments.settings import unlock_words
 from afterdark.credits.service import Sparks
-from afterdark.errors import AfterdarkError, ConflictError, InvalidInputError, NotFoundError
-from afterdark.images import identity, nsfw, reroll, triggers
+from afterdark.errors import (
+    AfterdarkError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    PaymentRequiredError,
+)
+from afterdark.images import identity, nsfw, premium, reroll, triggers
 from afterdark.images.base import (
     ImageBackend,
     ImageCancelledError,
     ImageError,
     Progress,
     RenderRequest,
+    identity_of,
 )
 from afterdark.images.models import Picture, ReferenceFace
 from afterdark.images.prompting import picture_words
@@ -95,6 +106,7 @@ class Pictures:
         limits: HardLimits | None = None,
     ) -> None:
         self.settings = settings.images
+        self.payments = settings.payments
         self.database = database
         self.files = files
         self.sparks = sparks
@@ -114,6 +126,26 @@ class Pictures:
             raise ImagesOffError()
         return self.backend
 
+    @property
+    def premium_offered(self) -> bool:
+        """Whether premium pictures can be asked for: the backend has a premium model set."""
+        return self.backend is not None and self.settings.premium_offered
+
+    @property
+    def premium_price(self) -> int:
+        """What a premium picture costs in Sparks (0 while Sparks are off)."""
+        return self.sparks.settings.premium_picture_sparks if self.sparks.enabled else 0
+
+    async def premium_status(self, session: AsyncSession, user: User) -> premium.PremiumStatus:
+        offered = self.premium_offered
+        return premium.PremiumStatus(
+            offered=offered,
+            unlocked=offered
+            and await unlocks.unlocked(self.database, self.payments, user.id, premium.UNLOCK),
+            free_left=await premium.free_left(session, user.id),
+            sparks=self.premium_price,
+        )
+
     # -- asking ---------------------------------------------------------------------------
 
     async def ask(
@@ -125,11 +157,18 @@ class Pictures:
         request: str,
         conversation_id: int | None = None,
         seed: int | None = None,
+        premium_model: bool = False,
     ) -> Picture:
         """A queued picture and its Sparks hold, in the caller's transaction; ``start`` it
-        after the commit."""
+        after the commit. ``premium_model``: made with the premium image model (the user's
+        first one free, then at its price and with the unlock where it is for sale)."""
         character = await characters_service.get_character(session, user, character_id)
         backend = self._backend()
+        if premium_model and not self.premium_offered:
+            raise InvalidInputError(
+                "There is no premium image model here: an admin sets one up with "
+                "images.premium_workflow, premium_forge_model or premium_model_path."
+            )
         request = " ".join(request.split())
         if len(request) > MAX_REQUEST:
             raise InvalidInputError(
@@ -149,6 +188,10 @@ class Pictures:
             anchor = path[-1].id if path else None
         await screen_prompt(
             session, self.limits, request, user_id=user.id, conversation_id=conversation_id
+        )
+        # Read before anything is written: the unlock is looked up on its own connection.
+        allowed = premium_model and await unlocks.unlocked(
+            self.database, self.payments, user.id, premium.UNLOCK
         )
         words = picture_words(
             name=character.name,
@@ -171,20 +214,32 @@ class Pictures:
             seed=seed if seed is not None else secrets.randbelow(2**31),
             width=self.settings.width,
             height=self.settings.height,
+            premium=premium_model,
         )
+        if premium_model:
+            picture.free_premium = await premium.take_free(session, user.id)
+            if not picture.free_premium and not allowed:
+                raise PaymentRequiredError(
+                    f"{unlock_words(premium.UNLOCK)} comes with a plan, and your free premium "
+                    "picture is used: see the prices page to choose a plan."
+                )
         picture.request = request
         picture.prompt = words.prompt
         picture.negative = words.negative
         session.add(picture)
         await session.flush()
-        if self.sparks.enabled:
-            price = self.sparks.settings.picture_sparks
+        if self.sparks.enabled and not picture.free_premium:
+            price = (
+                self.sparks.settings.premium_picture_sparks
+                if premium_model
+                else self.sparks.settings.picture_sparks
+            )
             picture.hold_op = await self.sparks.hold_in(
                 await session.connection(),
                 user.id,
                 price,
                 op=f"picture:{picture.id}:{uuid.uuid4().hex[:12]}",
-                action=pricing.PICTURE,
+                action=pricing.PREMIUM_PICTURE if premium_model else pricing.PICTURE,
                 ref=f"picture:{picture.id}",
             )
             picture.sparks = price
@@ -293,6 +348,7 @@ class Pictures:
                 steps=self.settings.steps,
                 guidance=self.settings.guidance,
                 reference=reference_bytes,
+                premium=picture.premium,
             )
             picture.status = "rendering"
             user_id, hold_op = picture.user_id, picture.hold_op
@@ -345,7 +401,9 @@ class Pictures:
                 return
             picture.tries = len(result.attempts)
             picture.seed = result.chosen.seed
-            picture.identity_method = backend.identity if reference_bytes else ""
+            picture.identity_method = (
+                identity_of(backend, picture.premium) if reference_bytes else ""
+            )
             picture.explicit = verdict.explicit
             best = result.best
             if best is not None:
@@ -376,7 +434,9 @@ class Pictures:
     async def _finish(
         self, session: AsyncSession, picture: Picture, status: str, error: str
     ) -> None:
+        """A picture that was not made: why, and its free premium picture given back."""
         picture.status, picture.error = status, error[:500]
+        await premium.give_back(session, picture)
         await session.commit()
 
     async def _settle(self, picture_id: int, status: str, error: str, hold_op: str | None) -> None:
@@ -402,6 +462,7 @@ class Pictures:
             for picture in rows:
                 picture.status = "failed"
                 picture.error = "The server stopped while the picture was being made."
+                await premium.give_back(session, picture)
             await session.commit()
         return len(rows)
 

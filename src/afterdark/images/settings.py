@@ -54,6 +54,21 @@ class ImagesSettings(_Section):
     forge_model: str = Field(
         default="", description="forge: the checkpoint title to render with (empty: current)."
     )
+    premium_workflow: str = Field(
+        default="",
+        description="comfyui: the workflow of the premium image model (a shipped one or the "
+        "stem of a file in workflows_dir); empty: no premium model is offered.",
+    )
+    premium_forge_model: str = Field(
+        default="",
+        description="forge: the checkpoint title premium pictures render with; empty: no "
+        "premium model is offered.",
+    )
+    premium_model_path: Path | None = Field(
+        default=None,
+        description="diffusers: the premium model, a folder or a .safetensors/.ckpt file like "
+        "model_path (loaded on the first premium picture); unset: no premium model is offered.",
+    )
     forge_face_module: str = Field(
         default="InsightFace (InstantID)",
         description="forge: the ControlNet preprocessor fed the reference face.",
@@ -90,3 +105,15 @@ class ImagesSettings(_Section):
     timeout: float = Field(
         default=600.0, gt=0, description="Seconds one render may take before it is abandoned."
     )
+
+    @property
+    def premium_offered(self) -> bool:
+        """Whether the configured backend has a premium model set (only then is premium a
+        choice)."""
+        if self.backend == "comfyui":
+            return bool(self.premium_workflow.strip())
+        if self.backend == "forge":
+            return bool(self.premium_forge_model.strip())
+        if self.backend == "diffusers":
+            return self.premium_model_path is not None
+        return False

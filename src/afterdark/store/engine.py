@@ -15,10 +15,14 @@ from sqlalchemy.ext.asyncio import (
 )
 
 if TYPE_CHECKING:
+    from afterdark.credits.payments.settings import PaymentsSettings
     from afterdark.privacy.keyring import Keyring
 
 KEYRING = "afterdark.keyring"
 """``session.info`` entry: the keyring sealed rows are sealed and opened with."""
+PAYMENTS = "afterdark.payments"
+"""``session.info`` entry: the payment settings, which say what needs a plan
+(``credits/unlocks.py``); None: nothing does (as with payments off)."""
 
 
 class Database:
@@ -26,9 +30,18 @@ class Database:
 
     ``keyring`` holds the users' data keys: every session seals and opens rows with it
     (privacy/sealing.py). Without one, only rows without an owner can be read or written.
+    ``payments`` travels with every session too, so a decision made deep in a request (may
+    this user see explicit content?) knows which capabilities a plan is needed for.
     """
 
-    def __init__(self, url: str, *, keyring: Keyring | None = None, echo: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        keyring: Keyring | None = None,
+        payments: PaymentsSettings | None = None,
+        echo: bool = False,
+    ) -> None:
         self.url = url
         self.keyring = keyring
         self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
@@ -44,7 +57,7 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(
-            self.engine, expire_on_commit=False, info={KEYRING: keyring}
+            self.engine, expire_on_commit=False, info={KEYRING: keyring, PAYMENTS: payments}
         )
 
     def session(self) -> AsyncSession:

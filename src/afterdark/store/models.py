@@ -4,7 +4,12 @@ from afterdark.accounts.models import ApiToken, AuthSession, PasswordReset, Pers
 from afterdark.characters.models import Character, CharacterAsset, CharacterVersion
 from afterdark.chat.models import Conversation, Generation, Message
 from afterdark.credits.models import SparkAccount, SparkTransfer
-from afterdark.credits.payments.models import StripeCustomer, StripeEvent, StripePayment
+from afterdark.credits.payments.models import (
+    StripeCustomer,
+    StripeCustomerDeletion,
+    StripeEvent,
+    StripePayment,
+)
 from afterdark.images.models import Picture, ReferenceFace
 from afterdark.memory.models import Memory, MemorySource, ReplyTrace, WorldBook, WorldBookLink
 from afterdark.privacy.models import UserKey
@@ -42,6 +47,7 @@ __all__ = [
     "SpeechClip",
     "SparkTransfer",
     "StripeCustomer",
+    "StripeCustomerDeletion",
     "StripeEvent",
     "StripePayment",
     "User",

@@ -24,6 +24,7 @@ from afterdark.characters.schemas import (
 from afterdark.chat.presets import PRESETS
 from afterdark.chat.prompt import PersonaPrompt
 from afterdark.errors import InvalidInputError
+from afterdark.safety import content
 from afterdark.safety.likeness import Attestation
 from afterdark.web.deps import CurrentUser, Id, RuntimeDep, SessionDep
 from afterdark.web.downloads import download
@@ -72,6 +73,7 @@ async def preview_prompt(
         tokenizer=runtime.generations.tokenizer,
         context_size=runtime.backend.context_size,
         reply_tokens=PRESETS["balanced"][1].max_tokens,
+        adult=await content.adult_allowed(session, user),
     )
 
 

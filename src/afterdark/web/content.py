@@ -1,11 +1,14 @@
-"""Content settings: explicit content, for verified adults who turn it on."""
+"""Content settings: explicit content, for verified adults who turn it on (and, where a plan
+that includes it is on sale, have that plan)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from afterdark.safety import age, content
+from afterdark.accounts.models import User
+from afterdark.safety import content
 from afterdark.web.deps import CurrentUser, SessionDep
 
 router = APIRouter(prefix="/api/v1/me", tags=["content"])
@@ -19,19 +22,31 @@ class ContentSettings(BaseModel):
 
 class ContentStatus(ContentSettings):
     age_verified: bool
+    plan_needed: bool = Field(
+        description="Explicit content comes with a plan here and the user has none that "
+        "includes it (false while payments are off or no plan on sale offers it)."
+    )
+
+
+async def _status(session: AsyncSession, user: User) -> ContentStatus:
+    access = await content.explicit_access(session, user)
+    return ContentStatus(
+        explicit=access.allowed, age_verified=access.age_verified, plan_needed=access.plan_needed
+    )
 
 
 @router.get("/content")
 async def get_content(user: CurrentUser, session: SessionDep) -> ContentStatus:
-    """Whether explicit content is on, and whether the age check that unlocks it passed."""
-    verified = await age.is_verified(session, user)
-    return ContentStatus(explicit=user.explicit_opt_in and verified, age_verified=verified)
+    """Whether explicit content is on, whether the age check that unlocks it passed, and
+    whether a plan is needed for it."""
+    return await _status(session, user)
 
 
 @router.put("/content")
 async def put_content(
     data: ContentSettings, user: CurrentUser, session: SessionDep
 ) -> ContentStatus:
-    """Turn explicit content on (403 before a passed age check) or off."""
-    enabled = await content.set_explicit(session, user, data.explicit)
-    return ContentStatus(explicit=enabled, age_verified=await age.is_verified(session, user))
+    """Turn explicit content on (403 before a passed age check, 402 without the plan it
+    comes with, where there is one) or off."""
+    await content.set_explicit(session, user, data.explicit)
+    return await _status(session, user)

@@ -28,16 +28,40 @@ _MIB = 2**20
 UPLOAD_LIMITS = {r"/api/v1/characters/\d+/reference": 16 * _MIB}
 
 
+class PremiumPublic(BaseModel):
+    """What the user can do with the premium image model."""
+
+    offered: bool = Field(description="A premium image model is set up here.")
+    unlocked: bool = Field(
+        description="The user may use it: their plan has it, or no plan offering it is on sale."
+    )
+    free_left: int = Field(description="Premium pictures the user still has for free.")
+    sparks: int = Field(description="What a premium picture costs (0 while Sparks are off).")
+
+
 class ImagesStatus(BaseModel):
     enabled: bool
     backend: str
     identity: str = Field(description="How the backend keeps the face: instantid, pulid, ...")
     hint: str = Field(description="How to turn pictures on, when they are off.")
+    premium: PremiumPublic
 
 
 class PictureRequest(BaseModel):
     request: str = Field(default="", max_length=images.MAX_REQUEST)
     conversation_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    premium: bool = Field(
+        default=False,
+        description="Made with the premium image model: the user's first one is free, then "
+        "it costs sparks.premium_picture_sparks and needs the premium_images unlock where a "
+        "plan offering it is on sale.",
+    )
+
+
+class RegenerateRequest(BaseModel):
+    premium: bool | None = Field(
+        default=None, description="With the premium image model; unset: as the picture was."
+    )
 
 
 class PictureProgress(BaseModel):
@@ -66,6 +90,8 @@ class PicturePublic(BaseModel):
     first_distance: float | None = Field(description="The first try's distance.")
     identity_method: str
     explicit: bool
+    premium: bool = Field(description="Made with the premium image model.")
+    free_premium: bool = Field(description="The user's free premium picture (it cost nothing).")
     sparks: int
     error: str | None
     url: str | None
@@ -108,6 +134,8 @@ def _public(picture: Picture, runtime_underway: dict[int, images.Underway]) -> P
         first_distance=picture.first_distance,
         identity_method=picture.identity_method,
         explicit=picture.explicit,
+        premium=picture.premium,
+        free_premium=picture.free_premium,
         sparks=picture.sparks if picture.status == "done" else 0,
         error=picture.error,
         url=f"/api/v1/pictures/{picture.id}/file" if done else None,
@@ -134,13 +162,23 @@ def _reference(face: ReferenceFace) -> ReferencePublic:
 
 
 @router.get("/images/status")
-async def images_status(user: CurrentUser, runtime: RuntimeDep) -> ImagesStatus:
+async def images_status(
+    user: CurrentUser, session: SessionDep, runtime: RuntimeDep
+) -> ImagesStatus:
+    """Whether pictures are on, and what the user can do with the premium image model."""
     backend = runtime.pictures.backend
+    premium = await runtime.pictures.premium_status(session, user)
     return ImagesStatus(
         enabled=backend is not None,
         backend=backend.name if backend is not None else "none",
         identity=backend.identity if backend is not None else "",
         hint="" if backend is not None else SETUP_HINT,
+        premium=PremiumPublic(
+            offered=premium.offered,
+            unlocked=premium.unlocked,
+            free_left=premium.free_left,
+            sparks=premium.sparks,
+        ),
     )
 
 
@@ -154,7 +192,12 @@ async def ask_for_picture(
 ) -> PicturePublic:
     """Queue a picture of the character (its price is held until it is done)."""
     picture = await runtime.pictures.ask(
-        session, user, character_id, request=data.request, conversation_id=data.conversation_id
+        session,
+        user,
+        character_id,
+        request=data.request,
+        conversation_id=data.conversation_id,
+        premium_model=data.premium,
     )
     await session.commit()  # the render reads it in its own session
     runtime.pictures.start(picture.id)
@@ -217,16 +260,23 @@ async def cancel_picture(
 
 @router.post("/pictures/{picture_id}/regenerate", status_code=202)
 async def regenerate_picture(
-    picture_id: Id, user: CurrentUser, session: SessionDep, runtime: RuntimeDep
+    picture_id: Id,
+    user: CurrentUser,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    data: RegenerateRequest | None = None,
 ) -> PicturePublic:
-    """The same request again, with a new seed."""
+    """The same request again, with a new seed (and the same model unless ``premium``
+    says otherwise)."""
     old = await images.get_picture(session, user, picture_id)
+    premium = old.premium if data is None or data.premium is None else data.premium
     picture = await runtime.pictures.ask(
         session,
         user,
         old.character_id,
         request=old.request,
         conversation_id=old.conversation_id,
+        premium_model=premium,
     )
     await session.commit()
     runtime.pictures.start(picture.id)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, BackgroundTasks, Response
 
 from afterdark.accounts import service as accounts_service
 from afterdark.accounts.schemas import AccountDeletion
+from afterdark.credits.payments import customers
 from afterdark.errors import AuthenticationError, PermissionDeniedError
 from afterdark.kit.clock import utcnow
 from afterdark.privacy import deletion
@@ -37,16 +38,22 @@ async def delete_me(
     user: CurrentUser,
     session: SessionDep,
     runtime: RuntimeDep,
+    background: BackgroundTasks,
 ) -> None:
-    """Delete this account and everything it has, for good (the password confirms it)."""
+    """Delete this account and everything it has, for good (the password confirms it); its
+    Stripe customer is deleted at Stripe after the answer (and retried until it is)."""
     try:
         await accounts_service.authenticate(session, user.email, data.password)
     except AuthenticationError:
         raise PermissionDeniedError(
             "That is not the account's password; nothing was deleted."
         ) from None
-    await deletion.delete_account(session, runtime.files, user)
+    customer = await deletion.delete_account(session, runtime.files, user)
     await session.commit()
     await deletion.scrub(runtime.database)
+    if customer is not None:
+        background.add_task(
+            customers.try_delete_pending, runtime.database, runtime.settings.payments
+        )
     response.delete_cookie(SESSION_COOKIE)
     response.delete_cookie(CSRF_COOKIE)

@@ -77,7 +77,11 @@ async def my_transactions(
 async def pricing(runtime: RuntimeDep) -> PricingPublic:
     """What each action costs in Sparks, what Sparks cost in money, the free allowance, and
     the packs and plans on sale (none while payments are off)."""
-    return PricingPublic.of(runtime.settings.sparks, runtime.settings.payments)
+    return PricingPublic.of(
+        runtime.settings.sparks,
+        runtime.settings.payments,
+        premium_pictures=runtime.pictures.premium_offered,
+    )
 
 
 async def _account(user_id: int, session: SessionDep) -> User:

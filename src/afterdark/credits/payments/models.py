@@ -5,6 +5,9 @@ replay is recorded once); ``processed_at`` is set in the same transaction that a
 so it applies exactly once. Its payload is kept only until then.
 ``stripe_customers``: a user's Stripe customer and their plan's state.
 ``stripe_payments``: what each payment credited, so a refund or dispute can reverse it.
+``stripe_customer_deletions``: Stripe customers of deleted accounts still to be deleted at
+Stripe (recorded in the transaction that deletes the account; the row goes once Stripe has
+deleted the customer). It holds no link to the user.
 """
 
 from __future__ import annotations
@@ -62,3 +65,13 @@ class StripePayment(CreatedAt, Base):
     op: Mapped[str] = mapped_column(String(100))  # the ledger operation that credited it
     reversed_sparks: Mapped[int] = mapped_column(BigInteger, default=0)  # refunds, disputes
     shortfall_sparks: Mapped[int] = mapped_column(BigInteger, default=0)  # already spent
+
+
+class StripeCustomerDeletion(Base):
+    __tablename__ = "stripe_customer_deletions"
+
+    customer_id: Mapped[str] = mapped_column(String(255), primary_key=True)  # cus_...
+    requested_at: Mapped[datetime]  # when the account was deleted
+    attempts: Mapped[int] = mapped_column(default=0)  # calls to Stripe that failed
+    last_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(300))

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from afterdark.credits.payments.checkout import ACTIVE, customer_row
+from afterdark.credits.payments.models import StripeCustomer
 from afterdark.credits.payments.settings import PaymentsSettings
 from afterdark.store.engine import Database
 
@@ -36,7 +37,11 @@ def _utc(value: datetime | None) -> datetime | None:
 
 async def billing_of(database: Database, settings: PaymentsSettings, user_id: int) -> Billing:
     """The user's Stripe customer and plan, if any (no call to Stripe)."""
-    row = await customer_row(database, user_id)
+    return billing_from(settings, await customer_row(database, user_id))
+
+
+def billing_from(settings: PaymentsSettings, row: StripeCustomer | None) -> Billing:
+    """The billing a user's ``stripe_customers`` row (None: they have none) stands for."""
     if row is None:
         return Billing(customer=False, plan=None)
     if row.plan is None:

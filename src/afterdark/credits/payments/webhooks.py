@@ -8,7 +8,9 @@ ledger, so it applies exactly once; each ledger operation is also idempotent by 
 (``stripe:...``), so the same payment reached through two events never credits twice.
 
 An event that names a customer not yet known (events may arrive in any order) stays
-unprocessed and ``process_pending`` applies it later.
+unprocessed and ``process_pending`` applies it later. An event for an account deleted since
+(deleting the account deletes its customer at Stripe, which cancels its plan and says so in
+an event) is recorded as ignored.
 
 Applied: ``checkout.session.completed`` (and ``async_payment_succeeded``) for a pack: the
 wallet is credited from ``purchases``; ``invoice.paid`` for a plan: the month's grant;
@@ -29,6 +31,7 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from afterdark.accounts.models import User
 from afterdark.credits import ledger
 from afterdark.credits.ledger import Meta
 from afterdark.credits.payments.client import require_configured
@@ -44,6 +47,7 @@ MAX_ATTEMPTS = 50
 """An event still unappliable after this many tries is left for a person to look at."""
 customers = cast(Table, StripeCustomer.__table__)
 payments = cast(Table, StripePayment.__table__)
+users = cast(Table, User.__table__)
 
 
 class BadSignatureError(AfterdarkError):
@@ -60,6 +64,14 @@ class Received:
 
 class _Deferred(Exception):
     """The event can't be applied yet (its customer is unknown); roll back, retry later."""
+
+
+class _UserGone(Exception):
+    """The event is for an account deleted since: there is no one to apply it to."""
+
+    def __init__(self, user_id: int) -> None:
+        super().__init__(user_id)
+        self.user_id = user_id
 
 
 def _insert(conn: AsyncConnection, table: Table):  # type: ignore[no-untyped-def]
@@ -167,7 +179,10 @@ async def _user_for(conn: AsyncConnection, obj: dict[str, Any], *metadata: Any) 
     """The user an object is for: our metadata, else its known customer; else wait."""
     for meta in metadata:
         if isinstance(meta, dict) and str(meta.get("user_id", "")).isdigit():
-            return int(meta["user_id"])
+            user_id = int(meta["user_id"])
+            if await conn.scalar(select(users.c.id).where(users.c.id == user_id)) is None:
+                raise _UserGone(user_id)
+            return user_id
     customer = _id(obj.get("customer"))
     if customer:
         found = await conn.scalar(
@@ -179,6 +194,15 @@ async def _user_for(conn: AsyncConnection, obj: dict[str, Any], *metadata: Any) 
 
 
 async def _apply(
+    conn: AsyncConnection, settings: PaymentsSettings, event: dict[str, Any], created: int
+) -> str:
+    try:
+        return await _dispatch(conn, settings, event, created)
+    except _UserGone as gone:  # raised before anything is written
+        return f"ignored: user {gone.user_id} no longer exists (account deleted)"
+
+
+async def _dispatch(
     conn: AsyncConnection, settings: PaymentsSettings, event: dict[str, Any], created: int
 ) -> str:
     obj = event.get("data", {}).get("object", {})

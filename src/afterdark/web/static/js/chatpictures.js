@@ -13,9 +13,13 @@ function plural(n, one, many) {
   return `${n} ${n === 1 ? one : many}`;
 }
 
-/** Whether pictures are on here, and how to turn them on when not (asked once a page). */
+/**
+ * Whether pictures are on here, how to turn them on when not, and what the user can do with
+ * the premium image model (asked once a page; `fresh` asks again, after a premium picture).
+ */
 let statusPromise = null;
-export function imagesStatus() {
+export function imagesStatus(fresh = false) {
+  if (fresh) statusPromise = null;
   if (!statusPromise) {
     statusPromise = get("/images/status").catch((err) => {
       statusPromise = null;
@@ -23,6 +27,33 @@ export function imagesStatus() {
     });
   }
   return statusPromise;
+}
+
+/** What a premium picture costs this user, in words: "1 free", "40 Sparks", "with a plan". */
+export function premiumPrice(premium) {
+  if (premium.free_left > 0) return `${premium.free_left} free`;
+  if (!premium.unlocked) return "comes with a plan";
+  return premium.sparks ? `${premium.sparks} Sparks` : "included";
+}
+
+/**
+ * The "Premium" choice for a new picture (off until ticked), or null where no premium image
+ * model is set up. Its label says the price, or that the user's first one is free.
+ */
+export function premiumChoice(status) {
+  const premium = status && status.premium;
+  if (!premium || !premium.offered) return null;
+  return h("label", { class: "check pic-premium-choice", "data-testid": "picture-premium" },
+    h("input", { type: "checkbox", name: "premium", "data-testid": "picture-premium-toggle" }),
+    "Premium image model ",
+    h("span", { class: "hint", "data-testid": "picture-premium-price" }, `(${premiumPrice(premium)})`));
+}
+
+/** A "Premium" mark for a picture made with the premium model, else null. */
+export function premiumMark(p) {
+  if (!p.premium) return null;
+  return h("span", { class: "badge pic-premium", "data-testid": "picture-premium-mark" },
+    p.free_premium ? "Premium · free" : "Premium");
 }
 
 /** The request of a "/pic …" or "/picture …" message, or null for an ordinary message. */
@@ -174,7 +205,9 @@ function paint(p) {
   const before = entry.shown;
   entry.shown = p.status;
   const who = chat.character ? chat.character.name : "them";
-  const request = p.request ? h("p", { class: "pic-request" }, `“${p.request}”`) : null;
+  const request = p.request || p.premium
+    ? h("p", { class: "pic-request" }, p.request ? `“${p.request}” ` : null, premiumMark(p))
+    : null;
   const statusLine = h("p", { class: "pic-status", "data-testid": "picture-status" }, statusText(p));
   const parts = [];
   if (p.status === "done" && p.url) {
@@ -278,10 +311,10 @@ async function again(p, button) {
   }
 }
 
-async function ask(request) {
+async function ask(request, premium = false) {
   if (!chat.character) throw new Error("The chat is still loading. Try again in a moment.");
   added(await post(`/characters/${chat.character.id}/pictures`, {
-    request, conversation_id: chat.conversationId,
+    request, conversation_id: chat.conversationId, premium,
   }));
 }
 
@@ -310,10 +343,17 @@ async function openDialog() {
   formErrorLine("");
   let status;
   try {
-    status = await imagesStatus();
+    status = await imagesStatus(true); // the free premium picture may have been used since
   } catch (err) {
     showError(err);
     return;
+  }
+  // The premium choice, fresh each time (its price changes once the free one is used).
+  document.getElementById("picture-premium")?.remove();
+  const choice = premiumChoice(status);
+  if (choice) {
+    choice.id = "picture-premium";
+    document.getElementById("picture-tip").before(choice);
   }
   off.textContent = status.enabled ? "" : status.hint;
   off.hidden = status.enabled;
@@ -336,9 +376,10 @@ function wireDialog() {
     if (!e.submitter || e.submitter.value !== "make") return;
     e.preventDefault();
     const box = form.elements.namedItem("request");
+    const premium = Boolean(form.elements.namedItem("premium")?.checked);
     e.submitter.disabled = true;
     try {
-      await ask(box.value.trim());
+      await ask(box.value.trim(), premium);
       box.value = "";
       dialog.close();
     } catch (err) {

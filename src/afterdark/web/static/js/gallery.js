@@ -2,7 +2,8 @@
 // the user's pictures of the character, newest first, each with what can be done with it.
 import { del, get, post, put, requireUser, upload, url } from "./api.js";
 import {
-  PictureWatch, identityText, imagesStatus, isActive, pictureError, progressBar, statusText,
+  PictureWatch, identityText, imagesStatus, isActive, pictureError, premiumChoice, premiumMark,
+  progressBar, statusText,
 } from "./chatpictures.js";
 import { busy, confirmAction, formError, h, pageObjectId, showError, timeEl, toast } from "./ui.js";
 
@@ -182,6 +183,8 @@ function fill(entry) {
       timeEl(p.created_at),
       p.conversation_id ? [" · ", h("a", { href: url(`/chat/${p.conversation_id}`) }, "in a chat")] : null,
       " ",
+      premiumMark(p),
+      " ",
       h("span", { class: "badge badge-current picture-is-reference", hidden: !(face && face.picture_id === p.id), "data-testid": "picture-is-reference" },
         "Reference face")),
     pictureActions(p));
@@ -236,11 +239,23 @@ async function cancel(p, button) {
 
 async function regenerate(p, button) {
   try {
+    // The same model as the picture had: a premium one is made with the premium model again.
     added(await busy(button, () => post(`/pictures/${p.id}/regenerate`)));
     report("A new picture is on its way.");
+    if (p.premium) showPremiumChoice(true).catch(showError);
   } catch (err) {
     pictureError(err);
   }
+}
+
+/** The new-picture form's "Premium" choice, with what it costs now (none: not offered). */
+async function showPremiumChoice(fresh = false) {
+  const status = await imagesStatus(fresh);
+  const was = newForm.querySelector(".pic-premium-choice");
+  const choice = premiumChoice(status);
+  if (choice && was) choice.querySelector("input").checked = was.querySelector("input").checked;
+  was?.remove();
+  if (choice) newForm.querySelector(".form-error").before(choice);
 }
 
 async function useAsReference(p, button) {
@@ -294,12 +309,14 @@ newForm.addEventListener("submit", async (e) => {
   e.preventDefault();
   formError(newForm, "");
   const box = newForm.elements.namedItem("request");
+  const premium = Boolean(newForm.elements.namedItem("premium")?.checked);
   try {
     const p = await busy(e.submitter || newForm.querySelector('[type="submit"]'),
-      () => post(`/characters/${characterId}/pictures`, { request: box.value.trim() }));
+      () => post(`/characters/${characterId}/pictures`, { request: box.value.trim(), premium }));
     box.value = "";
     added(p);
     report("A new picture is on its way.");
+    if (premium) showPremiumChoice(true).catch(showError);
   } catch (err) {
     formError(newForm, err.message);
     if (err.status === 402) pictureError(err);
@@ -325,6 +342,7 @@ newForm.addEventListener("submit", async (e) => {
   document.getElementById("gallery-off").hidden = status.enabled;
   document.getElementById("gallery-off-hint").textContent = status.hint;
   document.getElementById("new-panel").hidden = !status.enabled;
+  if (status.enabled) await showPremiumChoice();
   try {
     await Promise.all([loadReference(), loadPictures()]);
   } catch (err) {

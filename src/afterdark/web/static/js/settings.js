@@ -276,7 +276,7 @@ const ageStart = document.getElementById("age-start");
 const explicitToggle = document.getElementById("explicit");
 const longDate = new Intl.DateTimeFormat(undefined, { dateStyle: "long" });
 const AGE_RESULTS = {
-  passed: "Your age check passed. You can turn on explicit content below if you want it.",
+  passed: "Your age check passed. The switch for explicit content is below.",
   failed: "The age check didn't pass, so explicit content stays off. You can try again.",
 };
 const START_HINTS = {
@@ -301,11 +301,22 @@ function describeCheck(check) {
 }
 
 function showContent(content) {
+  const hint = document.getElementById("explicit-hint");
   explicitToggle.checked = Boolean(content.explicit);
-  explicitToggle.disabled = !content.age_verified;
-  document.getElementById("explicit-hint").textContent = content.age_verified
-    ? "Lets characters write adult scenes in your chats. You can turn it off any time."
-    : "Available once you pass an age check.";
+  // A plan it comes with (where one is on sale) is only asked for after the age check.
+  const planNeeded = content.age_verified && content.plan_needed;
+  explicitToggle.disabled = !content.age_verified || planNeeded;
+  if (!content.age_verified) {
+    hint.textContent = "Available once you pass an age check.";
+  } else if (planNeeded) {
+    hint.replaceChildren(
+      "Explicit content comes with a plan here. ",
+      h("a", { href: url("/pricing"), "data-testid": "explicit-plan-link" }, "See the prices"),
+      " to choose one, then turn it on.",
+    );
+  } else {
+    hint.textContent = "Lets characters write adult scenes in your chats. You can turn it off any time.";
+  }
 }
 
 async function loadAge() {
@@ -372,7 +383,7 @@ explicitToggle.addEventListener("change", async () => {
     explicitToggle.checked = !wanted;
     explicitToggle.disabled = false;
     showLine("content-error", err.message);
-    if (err.status === 403) await loadAge().catch(showError);
+    if (err.status === 403 || err.status === 402) await loadAge().catch(showError);
   }
 });
 
