@@ -308,7 +308,7 @@ async def test_cancel_and_a_withheld_picture_cost_nothing(
     asked = await user_client.post(f"/api/v1/characters/{cid}/pictures", json={})
     withheld = await finished(user_client, app, asked.json()["id"])
     assert withheld["status"] == "withheld"
-    assert "explicit content is not turned on" in withheld["error"]
+    assert "explicit content is not open to this account" in withheld["error"]
     assert withheld["url"] is None
     assert await balance(user_client) == before
 

@@ -419,8 +419,9 @@ class Pictures:
                     session,
                     picture,
                     "withheld",
-                    "The picture came out explicit, and explicit content is not turned on "
-                    "for this account: it was not kept, and it cost nothing.",
+                    "The picture came out explicit, and explicit content is not open to this "
+                    "account (it needs an age check, the switch in Settings, and a plan where "
+                    "one offers it): it was not kept, and it cost nothing.",
                 )
                 await self._release(hold_op)
                 return
