@@ -6,7 +6,9 @@ N concurrent clients (asyncio tasks in this one process, sharing the one ``Datab
 its connection pool, as a web worker does) call ``Sparks.spend`` for 1 Spark in a loop for
 ``--seconds``, each on its own user and with a fresh operation id per spend: the whole
 service path (the daily allowance check, the user's balances read and locked, the transfer
-written, the account updated, the commit). The figure is spends committed per second.
+written, the account updated, the commit; on PostgreSQL the spends that share a batch are
+applied together by set statements, ``credits/together.py``). The figure is spends committed
+per second.
 
 The **baseline** is measured in the same run, at the same levels, on the same engine: each
 client inserts one row into a scratch table per transaction (``BEGIN IMMEDIATE`` on

@@ -17,9 +17,9 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from afterdark.config import SparksSettings
-from afterdark.credits import ledger, pricing
+from afterdark.credits import ledger, pricing, together
 from afterdark.credits.ledger import Balances, Meta, Outcome
-from afterdark.credits.transaction import in_transaction
+from afterdark.credits.transaction import Together, in_transaction
 from afterdark.errors import InvalidInputError
 from afterdark.kit.clock import utcnow
 from afterdark.safety.models import WellbeingSettings
@@ -60,15 +60,21 @@ ZONE_TTL = 60.0
 _ZONE_OF = select(WellbeingSettings.timezone).where(
     WellbeingSettings.user_id == bindparam("user_id")
 )
+_ZONES_OF = select(WellbeingSettings.user_id, WellbeingSettings.timezone).where(
+    WellbeingSettings.user_id.in_(bindparam("users", expanding=True))
+)
 
 
-async def time_zone(conn: AsyncConnection, user_id: int) -> ZoneInfo:
-    """The time zone the user's browser saved (UTC until it has, or if it is unknown)."""
-    name = await conn.scalar(_ZONE_OF, {"user_id": user_id})
+def _zone(name: str | None) -> ZoneInfo:
     try:
         return ZoneInfo(name or "UTC")
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")
+
+
+async def time_zone(conn: AsyncConnection, user_id: int) -> ZoneInfo:
+    """The time zone the user's browser saved (UTC until it has, or if it is unknown)."""
+    return _zone(await conn.scalar(_ZONE_OF, {"user_id": user_id}))
 
 
 class Sparks:
@@ -96,6 +102,30 @@ class Sparks:
             known = (await time_zone(conn, user_id), time.monotonic())
             self._zones[user_id] = known
         return self.clock().astimezone(known[0]).date()
+
+    async def todays(self, conn: AsyncConnection, users: list[int]) -> dict[int, date]:
+        """``today`` for several users, with one query for those not remembered."""
+        now = time.monotonic()
+        stale = [
+            user
+            for user in users
+            if (known := self._zones.get(user)) is None or now - known[1] > ZONE_TTL
+        ]
+        if stale:
+            if len(self._zones) > 100_000:
+                self._zones.clear()
+            rows = await conn.execute(_ZONES_OF, {"users": stale})
+            names: dict[int, str] = {user: name for user, name in rows}
+            for user in stale:
+                self._zones[user] = (_zone(names.get(user)), now)
+        moment = self.clock()
+        return {user: moment.astimezone(self._zones[user][0]).date() for user in users}
+
+    async def _spends_together(
+        self, conn: AsyncConnection, spends: list[together.Spend]
+    ) -> list[Outcome | Exception]:
+        """Several ``spend`` calls of one batch at once (``together.py``)."""
+        return await together.apply_spends(conn, spends, self.settings, self.todays)
 
     @property
     def enabled(self) -> bool:
@@ -256,7 +286,10 @@ class Sparks:
             spending = await ledger.system_account(conn, "spending")
             return await ledger.debit_user(conn, op, have, spending, amount, meta)
 
-        return await in_transaction(self.database, work)
+        data = None
+        if together.SET_BASED_SPENDS and not self.database.is_sqlite:
+            data = Together(self._spends_together, together.Spend(user_id, amount, op, action, ref))
+        return await in_transaction(self.database, work, together=data)
 
     async def hold(
         self,

@@ -17,6 +17,14 @@ others run again without it. Nothing is reported until the commit. On SQLite the
 runs in a worker thread on a plain ``sqlite3`` connection of its own: SQLAlchemy's async
 bridge costs several times the statement itself there (see docs/benchmarks.md).
 
+Operations given as data as well (``Together``: plain spends, ``together.py``) may be
+applied together: on PostgreSQL, each run of two or more consecutive members of a batch with
+the same ``apply`` is handed to it at once, to be applied by a few set statements, in the
+order sent among the operations run one by one; ``apply`` gives each its result or error, as
+its ``work`` would have. When
+``apply`` raises (the database refused a statement, or ``together.Fallback``), the
+transaction rolls back and the batch runs again with every operation's own ``work``.
+
 A ``work`` may only await the connection it is given (on SQLite its coroutine is run to
 the end in the worker thread without an event loop), may not call ``in_transaction``
 itself, and must let database errors propagate (on PostgreSQL one swallowed would leave
@@ -32,6 +40,7 @@ import threading
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import Engine, Select, create_engine, event
@@ -49,6 +58,17 @@ BATCH = 64
 WRITES = "afterdark.statements_that_may_write"
 """``conn.info`` entry: statements run on the connection that were not plain SELECTs."""
 _in_batch: ContextVar[bool] = ContextVar("afterdark_ledger_batch", default=False)
+stats = {"together": 0, "fallbacks": 0}
+"""Batches applied ``Together`` by set statements, and those run again op by op instead."""
+
+
+@dataclass(frozen=True, slots=True)
+class Together:
+    """An operation as data: ``apply(conn, items)`` applies several such at once, giving
+    each item's result or error (an exception instance) in order."""
+
+    apply: Callable[[Any, list[Any]], Awaitable[list[Any]]]
+    item: Any
 
 
 def sqlstate(exc: DBAPIError) -> str | None:
@@ -64,9 +84,15 @@ def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and sqlstate(exc) in RETRYABLE
 
 
-async def in_transaction(database: Database, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+async def in_transaction(
+    database: Database,
+    work: Callable[[AsyncConnection], Awaitable[T]],
+    *,
+    together: Together | None = None,
+) -> T:
     """Run ``work`` in a write transaction (shared with other operations sent meanwhile)
-    and commit; retried on 40001 / 40P01."""
+    and commit; retried on 40001 / 40P01. ``together``: the same operation as data, which
+    the batch may apply with others of its kind instead of running ``work``."""
     if _in_batch.get():
         raise RuntimeError("in_transaction cannot be nested: use the connection you were given")
     writer = _writer(database)
@@ -74,7 +100,7 @@ async def in_transaction(database: Database, work: Callable[[AsyncConnection], A
     if writer is None or not writer.serves(loop):
         return await _alone(database, work)
     future: asyncio.Future[T] = loop.create_future()
-    writer.submit(_Op(work, future), loop)
+    writer.submit(_Op(work, future, together), loop)
     return await future
 
 
@@ -102,11 +128,17 @@ async def _alone(database: Database, work: Callable[[AsyncConnection], Awaitable
 class _Op(Generic[T]):
     """An operation waiting for, or running in, a batch."""
 
-    __slots__ = ("work", "future", "result", "error")
+    __slots__ = ("work", "future", "together", "result", "error")
 
-    def __init__(self, work: Callable[[Any], Awaitable[T]], future: asyncio.Future[T]) -> None:
+    def __init__(
+        self,
+        work: Callable[[Any], Awaitable[T]],
+        future: asyncio.Future[T],
+        together: Together | None = None,
+    ) -> None:
         self.work = work
         self.future = future
+        self.together = together
         self.result: T | None = None
         self.error: BaseException | None = None
 
@@ -119,19 +151,76 @@ class _Op(Generic[T]):
             self.future.set_result(cast(T, self.result))
 
 
-async def _run_batch(conn: Any, ops: list[_Op[Any]], begin: str | None) -> None:
+async def _run_batch(
+    conn: Any, ops: list[_Op[Any]], begin: str | None, *, together: bool = False
+) -> None:
     """Run ``ops`` on ``conn`` (an ``AsyncConnection``, or ``_SyncBridge``) in one
-    transaction and commit; each op ends with its result or its error."""
+    transaction and commit; each op ends with its result or its error. ``together``: apply
+    runs of operations given as data together (``_in_order``)."""
     todo = list(ops)
     while todo:
         if begin:
             await conn.exec_driver_sql(begin)
-        spoiled = await _each(conn, todo)
+        if together:
+            try:
+                spoiled = await _in_order(conn, todo)
+            except Exception as exc:
+                if _retryable(exc):
+                    raise
+                await conn.rollback()  # refused, or not covered: this batch op by op
+                stats["fallbacks"] += 1
+                together = False
+                continue
+        else:
+            spoiled = await _each(conn, todo)
         if spoiled is None:
             await conn.commit()
             return
         await conn.rollback()  # it wrote before failing: undo everything, run the rest again
         todo.remove(spoiled)
+
+
+def _runs(todo: list[_Op[Any]]) -> list[list[_Op[Any]]]:
+    """The ops in the order sent, cut where the kind of operation-as-data changes."""
+    runs: list[list[_Op[Any]]] = []
+    for op in todo:
+        kind = op.together.apply if op.together is not None else None
+        last = runs[-1][-1] if runs else None
+        if (
+            last is not None
+            and kind is not None
+            and last.together is not None
+            and (last.together.apply == kind)
+        ):
+            runs[-1].append(op)
+        else:
+            runs.append([op])
+    return runs
+
+
+async def _in_order(conn: Any, todo: list[_Op[Any]]) -> _Op[Any] | None:
+    """Run the ops in the order sent: each run of two or more of one kind given as data
+    applied together, the others one by one; the first op that failed after changing
+    something, if one did. Keeping the order keeps every outcome what it would be op by op
+    (two operations racing for one id, say)."""
+    for run in _runs(todo):
+        if len(run) < 2:
+            if (spoiled := await _each(conn, run)) is not None:
+                return spoiled
+            continue
+        token = _in_batch.set(True)
+        try:
+            apply = cast(Together, run[0].together).apply
+            outcomes = await apply(conn, [cast(Together, op.together).item for op in run])
+        finally:
+            _in_batch.reset(token)
+        for op, outcome in zip(run, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                op.result, op.error = None, outcome
+            else:
+                op.result, op.error = outcome, None
+        stats["together"] += 1
+    return None
 
 
 async def _each(conn: Any, todo: list[_Op[Any]]) -> _Op[Any] | None:
@@ -236,7 +325,7 @@ class _AsyncWriter(_Writer):
         if self.conn is None:
             self.conn = await self.engine.connect()
         try:
-            await _run_batch(self.conn, batch, None)
+            await _run_batch(self.conn, batch, None, together=True)
         except BaseException:
             await self.idle()  # rolled back with it; a broken connection is not reused
             raise
