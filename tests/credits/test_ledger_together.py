@@ -21,7 +21,12 @@ from sqlalchemy import func, select, text
 
 from afterdark.config import SparksSettings
 from afterdark.credits import reconcile, together, transaction
-from afterdark.credits.ledger import InsufficientSparksError, accounts, transfers
+from afterdark.credits.ledger import (
+    InsufficientSparksError,
+    TransferIdReusedError,
+    accounts,
+    transfers,
+)
 from afterdark.credits.service import Sparks
 from afterdark.safety.models import WellbeingSettings
 from afterdark.store.engine import Database
@@ -295,3 +300,33 @@ async def test_concurrent_spenders_on_two_engines_never_double_spend(pg_url: str
     finally:
         for db in engines:
             await db.dispose()
+
+
+async def test_runs_keep_the_order_sent_among_other_operations(
+    two_databases: tuple[Database, Database],
+) -> None:
+    """A hold and a spend racing for one id in one batch: the one sent first wins, as op by
+    op, although the spends around them are applied together."""
+    _, batched = two_databases
+    await setup(batched)
+    sparks = sparks_of(batched)
+    before = dict(transaction.stats)
+    got = await asyncio.gather(
+        sparks.spend(1, 1, op="o1", action="test"),
+        sparks.spend(2, 1, op="o2", action="test"),
+        sparks.hold(1, 3, op="race", action="test"),
+        sparks.spend(2, 2, op="race", action="test"),
+        sparks.spend(1, 1, op="o3", action="test"),
+        sparks.spend(2, 1, op="o4", action="test"),
+        return_exceptions=True,
+    )
+    assert [outcome_of(r)[:2] for r in got[:3]] == [
+        ("o1", "created"),
+        ("o2", "created"),
+        ("race", "created"),
+    ]
+    assert isinstance(got[3], TransferIdReusedError)
+    assert [outcome_of(r)[:2] for r in got[4:]] == [("o3", "created"), ("o4", "created")]
+    # Two runs of spends went together: before the hold and after the refused spend.
+    assert transaction.stats["together"] >= before["together"] + 2
+    assert transaction.stats["fallbacks"] == before["fallbacks"]
