@@ -242,6 +242,8 @@ class Call:
             elif isinstance(event, Paused):
                 audio = self._with_carry(event.audio)
                 task = asyncio.create_task(self._transcribe(audio))
+                # One overtaken by more speech is dropped unread: its failure is no news.
+                task.add_done_callback(_unread)
                 self._speculation = (len(audio), task)
             elif isinstance(event, Resumed):
                 self._speculation = None
@@ -435,6 +437,11 @@ class Call:
             await self.transport.close(4402 if code == "payment_required" else 4403, message)
         elif not self._closed and self._stage is None:
             await self._state("listening")
+
+
+def _unread(task: asyncio.Task[tuple[str, float]]) -> None:
+    if not task.cancelled():
+        task.exception()  # marks it retrieved; a turn that uses the task raises it itself
 
 
 class _Speaker:
