@@ -22,8 +22,8 @@ import io
 import struct
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +31,7 @@ import orjson
 from aiohttp import web
 from PIL import Image
 
-from tests.support.loopback import in_thread, start_app
+from tests.support.loopback import in_thread, serving, start_standin
 
 SAMPLERS = frozenset({"KSampler", "KSamplerAdvanced", "SamplerCustom", "SamplerCustomAdvanced"})
 OUTPUTS = frozenset({"SaveImage", "PreviewImage"})
@@ -462,23 +462,11 @@ def _now() -> int:
     return int(time.time() * 1000)
 
 
-async def _serve(server: ComfyStandIn, host: str = "127.0.0.1", port: int = 0) -> web.AppRunner:
-    runner, bound = await start_app(server.app(), host, port)
-    server.base_url = f"http://{host}:{bound}"
-    return runner
-
-
-@asynccontextmanager
-async def serve_comfyui_standin(
+def serve_comfyui_standin(
     server: ComfyStandIn | None = None, **options: Any
-) -> AsyncIterator[ComfyStandIn]:
+) -> AbstractAsyncContextManager[ComfyStandIn]:
     """Run a stand-in on a free loopback port in the running event loop."""
-    server = server or ComfyStandIn(**options)
-    runner = await _serve(server)
-    try:
-        yield server
-    finally:
-        await runner.cleanup()
+    return serving(server or ComfyStandIn(**options))
 
 
 @contextmanager
@@ -502,7 +490,7 @@ def main(argv: list[str] | None = None) -> None:
     server = ComfyStandIn(step_delay=args.step_delay, api_key=args.api_key)
 
     async def serve() -> None:
-        await _serve(server, args.host, args.port)
+        await start_standin(server, "", args.host, args.port)
         print(f"ComfyUI stand-in at {server.base_url}", flush=True)  # noqa: T201
         await asyncio.Event().wait()
 

@@ -17,8 +17,8 @@ import asyncio
 import base64
 import io
 import itertools
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +26,7 @@ import orjson
 from aiohttp import web
 from PIL import Image
 
-from tests.support.loopback import in_thread, start_app
+from tests.support.loopback import in_thread, serving
 
 # Field -> accepted JSON types, checked the way A1111's pydantic request model would.
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {
@@ -213,23 +213,11 @@ def _validation_error(loc: list[str], msg: str, kind: str) -> web.Response:
     return web.Response(status=422, body=orjson.dumps(data), content_type="application/json")
 
 
-async def _start(server: ForgeStandIn) -> web.AppRunner:
-    runner, port = await start_app(server.app())
-    server.base_url = f"http://127.0.0.1:{port}"
-    return runner
-
-
-@asynccontextmanager
-async def serve_forge_standin(
+def serve_forge_standin(
     server: ForgeStandIn | None = None, **options: Any
-) -> AsyncIterator[ForgeStandIn]:
+) -> AbstractAsyncContextManager[ForgeStandIn]:
     """Run a stand-in on a free loopback port in the running event loop."""
-    server = server or ForgeStandIn(**options)
-    runner = await _start(server)
-    try:
-        yield server
-    finally:
-        await runner.cleanup()
+    return serving(server or ForgeStandIn(**options))
 
 
 @contextmanager

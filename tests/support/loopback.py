@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import AbstractAsyncContextManager, contextmanager
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from typing import Any, Protocol, TypeVar
 
 from aiohttp import web
 
@@ -61,3 +61,33 @@ async def start_app(
     await runner.setup()
     await web.TCPSite(runner, host, port, reuse_address=True).start()
     return runner, int(runner.addresses[0][1])
+
+
+class StandIn(Protocol):
+    """What every stand-in has: its aiohttp app, and where it listens once started."""
+
+    base_url: str
+
+    def app(self) -> web.Application: ...
+
+
+S = TypeVar("S", bound=StandIn)
+
+
+async def start_standin(
+    server: StandIn, suffix: str = "", host: str = "127.0.0.1", port: int = 0
+) -> web.AppRunner:
+    """Serve the stand-in and set its ``base_url`` (``suffix``: the API's path, e.g. /v1)."""
+    runner, bound = await start_app(server.app(), host, port)
+    server.base_url = f"http://{host}:{bound}{suffix}"
+    return runner
+
+
+@asynccontextmanager
+async def serving(server: S, suffix: str = "") -> AsyncIterator[S]:
+    """The stand-in on a free loopback port in the running loop, until the block ends."""
+    runner = await start_standin(server, suffix)
+    try:
+        yield server
+    finally:
+        await runner.cleanup()

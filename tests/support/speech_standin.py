@@ -19,15 +19,15 @@ import io
 import math
 import struct
 import wave
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from tests.support.loopback import in_thread, start_app
+from tests.support.loopback import in_thread, serving, start_standin
 
 RATE = 24_000
 TONE_HZ = 220.0
@@ -143,23 +143,11 @@ def _error(status: int, message: str, code: str, param: str | None) -> web.Respo
     return web.Response(status=status, body=orjson.dumps(data), content_type="application/json")
 
 
-async def _start(server: SpeechStandIn, host: str = "127.0.0.1", port: int = 0) -> web.AppRunner:
-    runner, bound = await start_app(server.app(), host, port)
-    server.base_url = f"http://{host}:{bound}/v1"
-    return runner
-
-
-@asynccontextmanager
-async def serve_speech_standin(
+def serve_speech_standin(
     server: SpeechStandIn | None = None, **options: Any
-) -> AsyncIterator[SpeechStandIn]:
+) -> AbstractAsyncContextManager[SpeechStandIn]:
     """Run a stand-in on a free loopback port in the running event loop."""
-    server = server or SpeechStandIn(**options)
-    runner = await _start(server)
-    try:
-        yield server
-    finally:
-        await runner.cleanup()
+    return serving(server or SpeechStandIn(**options), "/v1")
 
 
 @contextmanager
@@ -182,7 +170,7 @@ def main(argv: list[str] | None = None) -> None:
     server = SpeechStandIn(api_key=args.api_key)
 
     async def serve() -> None:
-        await _start(server, args.host, args.port)
+        await start_standin(server, "/v1", args.host, args.port)
         print(f"Speech stand-in at {server.base_url}", flush=True)  # noqa: T201
         await asyncio.Event().wait()
 

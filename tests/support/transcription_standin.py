@@ -10,15 +10,15 @@ transcript, a delay, failures, a required key; it records every form it was sent
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from aiohttp import BodyPartReader, hdrs, web
 
-from tests.support.loopback import in_thread, start_app
+from tests.support.loopback import in_thread, serving
 
 
 @dataclass
@@ -106,18 +106,11 @@ def _error(status: int, message: str, code: str) -> web.Response:
     return web.Response(status=status, body=orjson.dumps(data), content_type="application/json")
 
 
-@asynccontextmanager
-async def serve_transcription_standin(
+def serve_transcription_standin(
     server: TranscriptionStandIn | None = None, **options: Any
-) -> AsyncIterator[TranscriptionStandIn]:
+) -> AbstractAsyncContextManager[TranscriptionStandIn]:
     """Run a stand-in on a free loopback port in the running event loop."""
-    server = server or TranscriptionStandIn(**options)
-    runner, port = await start_app(server.app())
-    server.base_url = f"http://127.0.0.1:{port}/v1"
-    try:
-        yield server
-    finally:
-        await runner.cleanup()
+    return serving(server or TranscriptionStandIn(**options), "/v1")
 
 
 @contextmanager
