@@ -203,10 +203,12 @@ async def test_refusals_say_why(live_server: LiveServer, http: httpx.Client) -> 
 
     good = {"type": "start", "sample_rate": RATE}
     headers = cookie_headers(http, live_server)
-    assert await refusal(conversation, {}, good) == ("unauthenticated", 4401)
+    assert await refusal(conversation, {}, good) == ("not_authenticated", 4401)
+    wrong = {"Authorization": "Bearer not-a-token"}
+    assert await refusal(conversation, wrong, good) == ("not_authenticated", 4401)
     # A page on another site cannot ride on the user's cookie.
     foreign = {**headers, "Origin": "http://evil.example"}
-    assert await refusal(conversation, foreign, good) == ("unauthenticated", 4401)
+    assert await refusal(conversation, foreign, good) == ("not_authenticated", 4401)
     assert (await refusal(conversation, headers, "hello"))[1] == 4400
     assert (await refusal(conversation, headers, {"type": "start", "sample_rate": "x"}))[1] == 4400
     assert (await refusal(conversation, headers, {"type": "start", "sample_rate": 5}))[1] == 4400

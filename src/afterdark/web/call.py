@@ -16,13 +16,12 @@ from urllib.parse import urlsplit
 import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from afterdark.accounts import service as accounts_service
 from afterdark.accounts.models import User
-from afterdark.errors import AfterdarkError
+from afterdark.errors import AfterdarkError, AuthenticationError
 from afterdark.runtime import Runtime
 from afterdark.store.base import MAX_ID
 from afterdark.voice.call import Call
-from afterdark.web.deps import SESSION_COOKIE
+from afterdark.web.deps import identify
 
 router = APIRouter(tags=["voice"])
 START_TIMEOUT = 15.0  # seconds for the client's start message
@@ -66,17 +65,13 @@ def _same_origin(socket: WebSocket) -> bool:
     return urlsplit(origin).netloc.lower() == socket.headers.get("host", "").lower()
 
 
-async def _user(socket: WebSocket, runtime: Runtime) -> User | None:
-    scheme, _, credential = socket.headers.get("authorization", "").partition(" ")
-    async with runtime.database.session() as session:
-        if scheme.lower() == "bearer" and credential.strip():
-            user = await accounts_service.user_for_api_token(session, credential.strip())
-            await session.commit()
-            return user
-        cookie = socket.cookies.get(SESSION_COOKIE)
-        if not cookie or not _same_origin(socket):
-            return None
-        return await accounts_service.user_for_session_token(session, cookie)
+async def _user(socket: WebSocket, runtime: Runtime) -> User:
+    user, cookie = await identify(socket, runtime)
+    if user is None or (cookie is not None and not _same_origin(socket)):
+        raise AuthenticationError(
+            "Log in first (from this site), or send an API token as 'Authorization: Bearer'."
+        )
+    return user
 
 
 async def _start(socket: WebSocket) -> int | None:
@@ -106,14 +101,10 @@ async def call_socket(socket: WebSocket, conversation_id: int) -> None:
     if not 1 <= conversation_id <= MAX_ID:
         await _refuse(socket, "not_found", f"Conversation {conversation_id} does not exist.", 4404)
         return
-    user = await _user(socket, runtime)
-    if user is None:
-        await _refuse(
-            socket,
-            "unauthenticated",
-            "Log in first (from this site), or send an API token as 'Authorization: Bearer'.",
-            4401,
-        )
+    try:
+        user = await _user(socket, runtime)
+    except AuthenticationError as exc:
+        await _refuse(socket, exc.code, exc.message, 4401)
         return
     rate = await _start(socket)
     if rate is None:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection
 
 from afterdark.accounts import service as accounts_service
 from afterdark.accounts.models import User
@@ -56,8 +57,10 @@ def csrf_token_for(runtime: Runtime, session_token: str) -> str:
     return secrets.sign(runtime.secret_key, "csrf:" + session_token)
 
 
-async def _authenticate(request: Request, runtime: Runtime) -> User | None:
-    authorization = request.headers.get("authorization", "")
+async def identify(connection: HTTPConnection, runtime: Runtime) -> tuple[User | None, str | None]:
+    """The user a request or socket names: by a bearer token (an invalid one is a 401), else
+    by the session cookie, which is returned with the user (a caller checks CSRF or Origin)."""
+    authorization = connection.headers.get("authorization", "")
     scheme, _, credential = authorization.partition(" ")
     # Its own short session: a streaming response must not hold a connection open.
     async with runtime.database.session() as session:
@@ -66,12 +69,16 @@ async def _authenticate(request: Request, runtime: Runtime) -> User | None:
             await session.commit()
             if user is None:
                 raise AuthenticationError("The API token is not valid.")
-            return user
-        cookie = request.cookies.get(SESSION_COOKIE)
+            return user, None
+        cookie = connection.cookies.get(SESSION_COOKIE)
         if not cookie:
-            return None
-        user = await accounts_service.user_for_session_token(session, cookie)
-    if user is not None and request.method in UNSAFE_METHODS:
+            return None, None
+        return await accounts_service.user_for_session_token(session, cookie), cookie
+
+
+async def _authenticate(request: Request, runtime: Runtime) -> User | None:
+    user, cookie = await identify(request, runtime)
+    if user is not None and cookie is not None and request.method in UNSAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
         if not sent or not secrets.equal(sent, csrf_token_for(runtime, cookie)):
             raise PermissionDeniedError(
