@@ -212,3 +212,15 @@ class LiveServer:
 def live_server(settings: Settings) -> Iterator[LiveServer]:
     with LiveServer(settings) as server:
         yield server
+
+
+def live_signup(server: LiveServer, email: str = "live@example.com") -> httpx.Client:
+    """A client of the live server signed up as ``email``, sending the CSRF header."""
+    http = httpx.Client(base_url=server.url, timeout=30)
+    response = http.post(
+        "/api/v1/auth/signup",
+        json={"email": email, "password": PASSWORD, "birthdate": "1985-03-03"},
+    )
+    assert response.status_code == 201, response.text
+    http.headers["X-CSRF-Token"] = http.cookies["afterdark_csrf"]
+    return http

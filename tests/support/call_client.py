@@ -100,3 +100,10 @@ async def open_call(
         finally:
             client._reader.cancel()
             await asyncio.gather(client._reader, return_exceptions=True)
+
+
+def cookie_headers(http: Any, base_url: str) -> dict[str, str]:
+    """What a browser's socket sends: the login cookies of ``http`` (an httpx client) and
+    the page's Origin."""
+    cookies = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
+    return {"Cookie": cookies, "Origin": base_url}

@@ -20,8 +20,8 @@ from websockets.exceptions import ConnectionClosed
 
 from afterdark.config import Settings
 from afterdark.voice.wer import wer
-from tests.conftest import PASSWORD, LiveServer, make_settings
-from tests.support.call_client import RATE, open_call
+from tests.conftest import LiveServer, live_signup, make_settings
+from tests.support.call_client import RATE, cookie_headers, open_call
 from tests.support.speech_audio import Pcm, espeak, piper, silence
 
 pytestmark = pytest.mark.slow
@@ -43,22 +43,11 @@ def settings(tmp_path: Path, llm_base_url: str) -> Settings:
 
 @pytest.fixture
 def http(live_server: LiveServer) -> Iterator[httpx.Client]:
-    client = signed_up(live_server, "caller@example.com")
+    client = live_signup(live_server, "caller@example.com")
     try:
         yield client
     finally:
         client.close()
-
-
-def signed_up(server: LiveServer, email: str) -> httpx.Client:
-    client = httpx.Client(base_url=server.url, timeout=30)
-    response = client.post(
-        "/api/v1/auth/signup",
-        json={"email": email, "password": PASSWORD, "birthdate": "1988-02-02"},
-    )
-    assert response.status_code == 201, response.text
-    client.headers["X-CSRF-Token"] = client.cookies["afterdark_csrf"]
-    return client
 
 
 def new_conversation(http: httpx.Client) -> int:
@@ -77,11 +66,6 @@ def api_token(http: httpx.Client) -> str:
     return str(response.json()["token"])
 
 
-def cookie_headers(http: httpx.Client, server: LiveServer) -> dict[str, str]:
-    cookies = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
-    return {"Cookie": cookies, "Origin": server.url}
-
-
 def spoken(text: str, maker: Any = piper) -> Pcm:
     return np.concatenate([silence(0.4, RATE), maker(text, RATE), silence(1.2, RATE)])
 
@@ -91,7 +75,9 @@ async def test_a_spoken_question_is_answered_aloud(
 ) -> None:
     standin.reply = REPLY
     conversation = new_conversation(http)
-    async with open_call(live_server.url, conversation, cookie_headers(http, live_server)) as call:
+    async with open_call(
+        live_server.url, conversation, cookie_headers(http, live_server.url)
+    ) as call:
         ready = await call.next("ready", timeout=30)
         assert ready["character"] == "Ione Marsh"
         assert ready["conversation_id"] == conversation
@@ -202,7 +188,7 @@ async def test_refusals_say_why(live_server: LiveServer, http: httpx.Client) -> 
             return str(error["code"]), call.closed[0]
 
     good = {"type": "start", "sample_rate": RATE}
-    headers = cookie_headers(http, live_server)
+    headers = cookie_headers(http, live_server.url)
     assert await refusal(conversation, {}, good) == ("not_authenticated", 4401)
     wrong = {"Authorization": "Bearer not-a-token"}
     assert await refusal(conversation, wrong, good) == ("not_authenticated", 4401)
@@ -212,7 +198,7 @@ async def test_refusals_say_why(live_server: LiveServer, http: httpx.Client) -> 
     assert (await refusal(conversation, headers, "hello"))[1] == 4400
     assert (await refusal(conversation, headers, {"type": "start", "sample_rate": "x"}))[1] == 4400
     assert (await refusal(conversation, headers, {"type": "start", "sample_rate": 5}))[1] == 4400
-    other = signed_up(live_server, "someone.else@example.com")
+    other = live_signup(live_server, "someone.else@example.com")
     theirs = new_conversation(other)
     other.close()
     assert await refusal(theirs, headers, good) == ("not_found", 4404)
@@ -224,11 +210,13 @@ def test_voice_off_refuses_the_call(tmp_path: Path, standin: Any) -> None:
         tmp_path, str(standin.base_url), voice={"tts_backend": "none", "stt_backend": "none"}
     )
     with LiveServer(settings) as server:
-        http = signed_up(server, "quiet@example.com")
+        http = live_signup(server, "quiet@example.com")
         conversation = new_conversation(http)
 
         async def attempt() -> tuple[dict[str, Any], int]:
-            async with open_call(server.url, conversation, cookie_headers(http, server)) as call:
+            async with open_call(
+                server.url, conversation, cookie_headers(http, server.url)
+            ) as call:
                 error = await call.next("error", timeout=20)
                 while call.closed is None:
                     await asyncio.sleep(0.02)
@@ -246,12 +234,14 @@ def test_a_call_is_charged_per_the_price_list(tmp_path: Path, standin: Any) -> N
     standin.reply = "Yes. The pier is to your left."
     settings = make_settings(tmp_path, str(standin.base_url), sparks={"enabled": True})
     with LiveServer(settings) as server:
-        http = signed_up(server, "payer@example.com")
+        http = live_signup(server, "payer@example.com")
         conversation = new_conversation(http)
         before = http.get("/api/v1/me/sparks").json()
 
         async def two_turns() -> None:
-            async with open_call(server.url, conversation, cookie_headers(http, server)) as call:
+            async with open_call(
+                server.url, conversation, cookie_headers(http, server.url)
+            ) as call:
                 for question in (QUESTION, "and where is the pier"):
                     mark = len(call.events)
                     await call.say(spoken(question))

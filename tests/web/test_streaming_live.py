@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import event
 
-from tests.conftest import PASSWORD, LiveServer
+from tests.conftest import LiveServer, live_signup
 from tests.web.chat_helpers import parse_sse
 
 
@@ -19,20 +19,9 @@ def llm_base_url(standin: Any) -> str:
     return str(standin.base_url)
 
 
-def login(server: LiveServer) -> httpx.Client:
-    http = httpx.Client(base_url=server.url, timeout=20)
-    response = http.post(
-        "/api/v1/auth/signup",
-        json={"email": "live@example.com", "password": PASSWORD, "birthdate": "1985-03-03"},
-    )
-    assert response.status_code == 201
-    http.headers["X-CSRF-Token"] = http.cookies["afterdark_csrf"]
-    return http
-
-
 @pytest.fixture
 def http(live_server: LiveServer) -> Iterator[httpx.Client]:
-    client = login(live_server)
+    client = live_signup(live_server)
     try:
         yield client
     finally:
